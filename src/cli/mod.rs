@@ -1,0 +1,55 @@
+//! The command line: clap definitions and one `run` function per subcommand.
+//!
+//! Owns argument parsing and turning library results into text and exit codes. It must not hold
+//! logic of its own: every subcommand calls into the library modules.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What a subcommand concluded; mapped to the process exit code by [`Exit::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything fine (0).
+    Ok,
+    /// `diff` found changes (2).
+    Changes,
+    /// The input was bad: desired state, config file, arguments (64, `EX_USAGE`/`EX_DATAERR` family).
+    BadInput,
+    /// Anything else failed (1).
+    Failure,
+}
+
+impl Exit {
+    pub fn code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Exit::Ok => 0,
+            Exit::Changes => 2,
+            Exit::BadInput => 64,
+            Exit::Failure => 1,
+        })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "vnfsync", version, about = "GitOps for network appliances")]
+pub struct Cli {
+    /// Log format: `text` for humans, `json` for log collectors.
+    #[arg(long, global = true, value_enum, env = "VNFSYNC_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}

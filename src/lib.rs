@@ -1,0 +1,7 @@
+//! vnfsync — keeps network appliances in the state a git repository declares.
+//!
+//! The library holds all logic; `src/main.rs` is a thin script over [`cli`].
+//! See `ARCHITECTURE.md` for the code map and the invariants.
+#![forbid(unsafe_code)]
+
+pub mod cli;
