@@ -5,3 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod config;
+pub mod dictionary;
+pub mod model;
+pub mod source;
+pub mod yaml;

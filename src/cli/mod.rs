@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod check;
+pub mod schema;
+
 /// What a subcommand concluded; mapped to the process exit code by [`Exit::code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -52,4 +55,33 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Validate a desired state and its dictionaries (exit 0 valid, 64 not).
+    Check(check::CheckArgs),
+    /// Print the JSON Schema of a desired-state file kind, for editors.
+    Schema(schema::SchemaArgs),
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    match &cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}
+
+/// Set up tracing: human lines by default, one JSON object per event with `--log-format json`.
+/// Logs go to stderr; stdout carries command output.
+pub fn init_logging(format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VNFSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let format = format.unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless: keep the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,719 @@
+//! An appliance file (`appliances/*.yaml`), the policy files (`policies/*.yaml`) and the fleet
+//! defaults (`vnfsync.yaml`).
+//!
+//! Owns: how to reach an appliance (transport, credentials by reference, pins), what it owns,
+//! how it commits, how it is probed, how drift is handled, which policies it uses. Fleet defaults
+//! are resolved here, so the rest of the program sees concrete values. Must not do IO or resolve
+//! secrets: references stay references until a driver needs them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::decode::{Decode, Decoder, FieldPath, Located, int_in};
+use super::resources::Resources;
+use super::values::{
+    CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ScopePath, SecretRef,
+    Span, Text,
+};
+use crate::yaml::{Node, Value};
+
+/// One managed appliance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Appliance {
+    /// Unique name (a DNS label).
+    pub name: Name,
+    /// The vendor dictionary that renders this appliance's config, such as `vyos-1.4`.
+    pub dictionary: DictionaryName,
+    pub endpoint: Connection,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<LabelKey, Text>,
+    /// The device paths or objects vnfsync may change and prune. Everything else is left alone.
+    pub owns: Vec<OwnedScope>,
+    #[serde(default)]
+    pub commit: CommitSettings,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<HealthProbe>,
+    /// Default drift policy of the owned scopes.
+    #[serde(default)]
+    pub drift: DriftPolicy,
+    /// Names of policies (files in `policies/`) whose resources this appliance also carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Name>,
+    #[serde(flatten)]
+    pub resources: Resources,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub at: Located,
+    /// Where each policy reference is, for cross-file messages.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub policy_refs: Vec<Located>,
+}
+
+/// How vnfsync talks to an appliance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+pub enum Transport {
+    /// SSH with vbash scripts (VyOS).
+    #[serde(rename = "ssh")]
+    Ssh,
+    /// The VyOS HTTP API.
+    #[serde(rename = "vyos-http")]
+    VyosHttp,
+    /// A REST API described by the dictionary (pfSense, OPNsense, …).
+    #[serde(rename = "rest")]
+    Rest,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Ssh => "ssh",
+            Transport::VyosHttp => "vyos-http",
+            Transport::Rest => "rest",
+        }
+    }
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Ssh => 22,
+            Transport::VyosHttp | Transport::Rest => 443,
+        }
+    }
+}
+
+impl Decode for Transport {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        match d.choice(node, path, &["ssh", "vyos-http", "rest"])? {
+            "ssh" => Some(Transport::Ssh),
+            "vyos-http" => Some(Transport::VyosHttp),
+            _ => Some(Transport::Rest),
+        }
+    }
+}
+
+/// TLS verification for HTTP transports: a CA file, a pinned certificate fingerprint, or both.
+/// Without either, the system roots verify the certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsPin {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<CertFingerprint>,
+}
+
+/// Where and how to connect. Credentials are references (`env:`, `file:`, `credential:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub transport: Transport,
+    pub host: Host,
+    /// Defaults to 22 for ssh, 443 otherwise.
+    #[schemars(with = "Option<Port>")]
+    pub port: Port,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<SecretRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretRef>,
+    /// The SSH host key the appliance must present (required for ssh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<HostKeyPin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPin>,
+}
+
+/// What vnfsync does when an owned scope differs from git although no commit changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftPolicy {
+    /// Report the drift (status, metrics, journal), change nothing.
+    #[default]
+    Alert,
+    /// Put the scope back to what git says.
+    Overwrite,
+}
+
+/// A path (or object kind) the appliance owns, with its drift policy. Written as the path
+/// alone, or as `{path, drift}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnedScope {
+    pub path: ScopePath,
+    pub drift: DriftPolicy,
+}
+
+impl JsonSchema for OwnedScope {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OwnedScope".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let drift = g.subschema_for::<DriftPolicy>();
+        schemars::json_schema!({
+            "description": "a device path vnfsync owns (`nat destination`), alone or with its drift policy",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "object", "additionalProperties": false, "required": ["path"],
+                 "properties": {"path": {"type": "string", "minLength": 1}, "drift": drift}}
+            ]
+        })
+    }
+}
+
+/// When to persist a change on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SavePolicy {
+    /// Save (make boot-persistent) once the health probes passed and the commit is confirmed.
+    #[default]
+    AfterConfirm,
+    /// Never save; the running config is lost at reboot.
+    Never,
+}
+
+/// How a change is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitSettings {
+    /// How long the device waits for the confirm before it reverts (1m to 60m, whole minutes
+    /// on VyOS).
+    pub confirm_window: Span,
+    pub save: SavePolicy,
+}
+
+impl Default for CommitSettings {
+    fn default() -> Self {
+        CommitSettings {
+            confirm_window: Span(Duration::from_secs(300)),
+            save: SavePolicy::AfterConfirm,
+        }
+    }
+}
+
+/// A check run over a fresh connection after a commit, before confirming it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HealthProbe {
+    /// A TCP connect to the appliance (or `host`) on `port`.
+    Tcp {
+        port: Port,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<Host>,
+    },
+    /// An HTTP GET that must answer `expect_status`.
+    HttpGet {
+        url: String,
+        #[serde(default = "default_status")]
+        expect_status: u16,
+    },
+    /// A fresh login over the appliance's transport.
+    Login,
+    /// A device command whose output must match the regular expression `expect`.
+    Command { run: Text, expect: String },
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// A reusable bundle of resources (`policies/*.yaml`) that appliances reference by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    #[serde(flatten)]
+    pub resources: Resources,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub at: Located,
+}
+
+/// Fleet-wide defaults (`vnfsync.yaml`), applied to appliances that do not say otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetDefaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Vec<HealthProbe>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftPolicy>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<LabelKey, Text>,
+}
+
+/// The `vnfsync.yaml` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetFile {
+    #[serde(default)]
+    pub defaults: FleetDefaults,
+}
+
+impl Decode for DriftPolicy {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        match d.choice(node, path, &["alert", "overwrite"])? {
+            "alert" => Some(DriftPolicy::Alert),
+            _ => Some(DriftPolicy::Overwrite),
+        }
+    }
+}
+
+impl Decode for SavePolicy {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        match d.choice(node, path, &["after_confirm", "never"])? {
+            "after_confirm" => Some(SavePolicy::AfterConfirm),
+            _ => Some(SavePolicy::Never),
+        }
+    }
+}
+
+impl Decode for CommitSettings {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let window = match f.node("confirm_window") {
+            None => Some(CommitSettings::default().confirm_window),
+            Some(n) => Span::decode_in(
+                d,
+                n,
+                &path.key("confirm_window"),
+                Duration::from_secs(60),
+                Duration::from_secs(3600),
+            ),
+        };
+        let save = f.or_default::<SavePolicy>(d, "save");
+        f.finish(d);
+        Some(CommitSettings {
+            confirm_window: window?,
+            save: save?,
+        })
+    }
+}
+
+impl Decode for TlsPin {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let ca = f.opt::<String>(d, "ca");
+        let fingerprint = f.opt::<CertFingerprint>(d, "fingerprint");
+        let pos = f.pos();
+        let bad = f.has("fingerprint") && fingerprint.is_none();
+        f.finish(d);
+        if let Some(p) = &ca
+            && !p.starts_with('/')
+        {
+            d.error(
+                pos,
+                &path.key("ca"),
+                format!("`{p}` must be an absolute path"),
+            );
+            return None;
+        }
+        if ca.is_none() && fingerprint.is_none() && !bad {
+            d.error(
+                pos,
+                path,
+                "give `ca`, `fingerprint` or both (or leave out `tls` to use the system roots)",
+            );
+            return None;
+        }
+        (!bad).then_some(TlsPin { ca, fingerprint })
+    }
+}
+
+impl Decode for Connection {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let transport = f.req::<Transport>(d, "transport");
+        let host = f.req::<Host>(d, "host");
+        let port = f.opt::<Port>(d, "port");
+        let user = f.opt::<Text>(d, "user");
+        let password = f.opt::<SecretRef>(d, "password");
+        let private_key = f.opt::<SecretRef>(d, "private_key");
+        let api_key = f.opt::<SecretRef>(d, "api_key");
+        let host_key = f.opt::<HostKeyPin>(d, "host_key");
+        let tls = f.opt::<TlsPin>(d, "tls");
+        let present: Vec<&str> = [
+            "port",
+            "user",
+            "password",
+            "private_key",
+            "api_key",
+            "host_key",
+            "tls",
+        ]
+        .into_iter()
+        .filter(|k| f.has(k))
+        .collect();
+        let bad = [
+            ("port", port.is_none()),
+            ("user", user.is_none()),
+            ("password", password.is_none()),
+            ("private_key", private_key.is_none()),
+            ("api_key", api_key.is_none()),
+            ("host_key", host_key.is_none()),
+            ("tls", tls.is_none()),
+        ]
+        .iter()
+        .any(|(k, missing)| f.has(k) && *missing);
+        let pos = f.pos();
+        f.finish(d);
+        let transport = transport?;
+        let host = host?;
+        if bad {
+            return None;
+        }
+        let mut ok = true;
+        let mut need = |d: &mut Decoder, cond: bool, msg: &str| {
+            if !cond {
+                d.error(
+                    pos,
+                    path,
+                    format!("transport {}: {msg}", transport.as_str()),
+                );
+                ok = false;
+            }
+        };
+        let not_for = |keys: &[&str]| present.iter().find(|k| keys.contains(k)).copied();
+        match transport {
+            Transport::Ssh => {
+                need(d, user.is_some(), "needs `user`");
+                need(
+                    d,
+                    password.is_some() || private_key.is_some(),
+                    "needs `password` or `private_key`",
+                );
+                need(
+                    d,
+                    host_key.is_some(),
+                    "needs `host_key` (the pinned SSH host key)",
+                );
+                if let Some(k) = not_for(&["api_key", "tls"]) {
+                    need(d, false, &format!("does not use `{k}`"));
+                }
+            }
+            Transport::VyosHttp => {
+                need(d, api_key.is_some(), "needs `api_key`");
+                if let Some(k) = not_for(&["user", "password", "private_key", "host_key"]) {
+                    need(d, false, &format!("does not use `{k}`"));
+                }
+            }
+            Transport::Rest => {
+                need(
+                    d,
+                    api_key.is_some() || (user.is_some() && password.is_some()),
+                    "needs `api_key`, or `user` and `password`",
+                );
+                if let Some(k) = not_for(&["private_key", "host_key"]) {
+                    need(d, false, &format!("does not use `{k}`"));
+                }
+            }
+        }
+        ok.then_some(Connection {
+            transport,
+            host,
+            port: port.unwrap_or(Port(transport.default_port())),
+            user,
+            password,
+            private_key,
+            api_key,
+            host_key,
+            tls,
+        })
+    }
+}
+
+impl OwnedScope {
+    fn decode_with(
+        d: &mut Decoder,
+        node: &Node,
+        path: &FieldPath,
+        default: DriftPolicy,
+    ) -> Option<Self> {
+        if let Value::Str(_) = node.value {
+            return ScopePath::decode(d, node, path).map(|p| OwnedScope {
+                path: p,
+                drift: default,
+            });
+        }
+        let mut f = d.fields(node, path)?;
+        let p = f.req::<ScopePath>(d, "path");
+        let drift = f.opt::<DriftPolicy>(d, "drift");
+        let bad = f.has("drift") && drift.is_none();
+        f.finish(d);
+        if bad {
+            return None;
+        }
+        Some(OwnedScope {
+            path: p?,
+            drift: drift.unwrap_or(default),
+        })
+    }
+}
+
+impl Decode for HealthProbe {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let kind = match f.node("kind") {
+            Some(n) => d.choice(
+                n,
+                &path.key("kind"),
+                &["tcp", "http_get", "login", "command"],
+            ),
+            None => {
+                d.error(f.pos(), path, "missing required field `kind`");
+                None
+            }
+        };
+        let probe = match kind {
+            Some("tcp") => {
+                let port = f.req::<Port>(d, "port");
+                let host = f.opt::<Host>(d, "host");
+                let bad = f.has("host") && host.is_none();
+                port.filter(|_| !bad)
+                    .map(|port| HealthProbe::Tcp { port, host })
+            }
+            Some("http_get") => {
+                let url = f.req::<String>(d, "url");
+                let status = match f.node("expect_status") {
+                    None => Some(200),
+                    Some(n) => int_in(d, n, &path.key("expect_status"), 100, 599, "HTTP status")
+                        .map(|s| s as u16),
+                };
+                let url = url.filter(|u| {
+                    let ok = (u.starts_with("http://") || u.starts_with("https://"))
+                        && u.len() > 8
+                        && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+                    if !ok {
+                        d.error(
+                            f.pos(),
+                            &path.key("url"),
+                            format!("`{u}` is not an http:// or https:// URL"),
+                        );
+                    }
+                    ok
+                });
+                match (url, status) {
+                    (Some(url), Some(expect_status)) => {
+                        Some(HealthProbe::HttpGet { url, expect_status })
+                    }
+                    _ => None,
+                }
+            }
+            Some("login") => Some(HealthProbe::Login),
+            Some("command") => {
+                let run = f.req::<Text>(d, "run");
+                let expect = f.req::<String>(d, "expect");
+                let expect = expect.filter(|re| {
+                    match regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
+                        Ok(_) => true,
+                        Err(e) => {
+                            d.error(
+                                f.pos(),
+                                &path.key("expect"),
+                                format!("not a valid regular expression: {e}"),
+                            );
+                            false
+                        }
+                    }
+                });
+                match (run, expect) {
+                    (Some(run), Some(expect)) => Some(HealthProbe::Command { run, expect }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        f.finish(d);
+        probe
+    }
+}
+
+/// Labels: keys checked, values are device-safe text.
+fn decode_labels(
+    d: &mut Decoder,
+    node: &Node,
+    path: &FieldPath,
+) -> Option<BTreeMap<LabelKey, Text>> {
+    let raw = <BTreeMap<String, Text>>::decode(d, node, path)?;
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (k, v) in raw {
+        match k.parse::<LabelKey>() {
+            Ok(key) => {
+                out.insert(key, v);
+            }
+            Err(m) => {
+                d.error(node.pos, &path.key(&k), m);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+impl Decode for FleetDefaults {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let commit = f.opt::<CommitSettings>(d, "commit");
+        let health = f.opt::<Vec<HealthProbe>>(d, "health");
+        let drift = f.opt::<DriftPolicy>(d, "drift");
+        let labels = match f.node("labels") {
+            Some(n) => decode_labels(d, n, &path.key("labels")),
+            None => Some(BTreeMap::new()),
+        };
+        let bad = [
+            ("commit", commit.is_none()),
+            ("health", health.is_none()),
+            ("drift", drift.is_none()),
+        ]
+        .iter()
+        .any(|(k, missing)| f.has(k) && *missing);
+        f.finish(d);
+        (!bad).then_some(FleetDefaults {
+            commit,
+            health,
+            drift,
+            labels: labels?,
+        })
+    }
+}
+
+impl Decode for FleetFile {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        if node.value == Value::Null {
+            return Some(FleetFile::default());
+        }
+        let mut f = d.fields(node, path)?;
+        let defaults = f.or_default::<FleetDefaults>(d, "defaults");
+        f.finish(d);
+        Some(FleetFile {
+            defaults: defaults?,
+        })
+    }
+}
+
+impl Decode for Policy {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let at = d.locate(node, path);
+        let mut f = d.fields(node, path)?;
+        let name = f.req::<Name>(d, "name");
+        let description = f.opt::<Text>(d, "description");
+        let bad = f.has("description") && description.is_none();
+        let resources = Resources::decode_fields(d, &mut f);
+        f.finish(d);
+        if bad {
+            return None;
+        }
+        Some(Policy {
+            name: name?,
+            description,
+            resources: resources?,
+            at,
+        })
+    }
+}
+
+impl Appliance {
+    /// Decode an appliance file, filling what it leaves out from the fleet defaults.
+    pub fn decode_with(d: &mut Decoder, node: &Node, defaults: &FleetDefaults) -> Option<Self> {
+        let path = FieldPath::root();
+        let at = d.locate(node, &path);
+        let mut f = d.fields(node, &path)?;
+        let name = f.req::<Name>(d, "name");
+        let dictionary = f.req::<DictionaryName>(d, "dictionary");
+        let endpoint = f.req::<Connection>(d, "endpoint");
+        let labels = match f.node("labels") {
+            Some(n) => decode_labels(d, n, &path.key("labels")),
+            None => Some(BTreeMap::new()),
+        };
+        let drift = match f.node("drift") {
+            Some(n) => DriftPolicy::decode(d, n, &path.key("drift")),
+            None => Some(defaults.drift.unwrap_or_default()),
+        };
+        let owns = match (f.node("owns"), drift) {
+            (Some(n), Some(drift)) => match &n.value {
+                Value::Seq(items) if !items.is_empty() => {
+                    let scopes: Vec<Option<OwnedScope>> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, it)| {
+                            OwnedScope::decode_with(d, it, &path.key("owns").index(i), drift)
+                        })
+                        .collect();
+                    scopes.into_iter().collect::<Option<Vec<_>>>()
+                }
+                other => {
+                    d.error(
+                        n.pos,
+                        &path.key("owns"),
+                        format!(
+                            "expected a non-empty list of owned scopes, found {}",
+                            other.kind()
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, _) => {
+                d.error(
+                    f.pos(),
+                    &path,
+                    "missing required field `owns` (the paths vnfsync may change)",
+                );
+                None
+            }
+            (Some(_), None) => None,
+        };
+        let commit = match f.node("commit") {
+            Some(n) => CommitSettings::decode(d, n, &path.key("commit")),
+            None => Some(defaults.commit.unwrap_or_default()),
+        };
+        let health = match f.node("health") {
+            Some(n) => <Vec<HealthProbe>>::decode(d, n, &path.key("health")),
+            None => Some(defaults.health.clone().unwrap_or_default()),
+        };
+        let policy_nodes = f.node("policies");
+        let policies = policy_nodes.and_then(|n| <Vec<Name>>::decode(d, n, &path.key("policies")));
+        let policy_refs = match policy_nodes.map(|n| &n.value) {
+            Some(Value::Seq(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| d.locate(n, &path.key("policies").index(i)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let policies = if policy_nodes.is_some() {
+            policies
+        } else {
+            Some(Vec::new())
+        };
+        let resources = Resources::decode_fields(d, &mut f);
+        f.finish(d);
+        let mut labels = labels?;
+        for (k, v) in &defaults.labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Some(Appliance {
+            name: name?,
+            dictionary: dictionary?,
+            endpoint: endpoint?,
+            labels,
+            owns: owns?,
+            commit: commit?,
+            health: health?,
+            drift: drift?,
+            policies: policies?,
+            resources: resources?,
+            at,
+            policy_refs,
+        })
+    }
+}

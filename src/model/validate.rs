@@ -1,0 +1,342 @@
+//! Rules that span resources and files: unique names and numbers, policy references that
+//! resolve, dictionaries that exist and speak the appliance's transport, and every resource
+//! inside the scopes its appliance owns.
+//!
+//! Owns: cross-file checks, reported at the place of the offending value (in the policy file
+//! when a policy's resource is the problem, naming the appliance). Must not re-check what
+//! decoding already checked.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::appliance::{Appliance, Policy};
+use super::decode::{Decoder, Diagnostic, Located, did_you_mean};
+use super::resources::{Direction, Resources};
+use super::values::Family;
+use crate::dictionary::Dictionary;
+
+fn push(diags: &mut Vec<Diagnostic>, at: &Located, message: String) {
+    let mut d = Decoder::new(&at.file);
+    d.error_in(at, message);
+    diags.extend(d.into_diagnostics());
+}
+
+fn place(at: &Located) -> String {
+    format!("{}:{}:{}", at.file, at.pos.line, at.pos.column)
+}
+
+/// Index policies by name; a second policy of the same name is an error.
+pub fn unique_policies(
+    policies: Vec<Policy>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Policy> {
+    let mut out: BTreeMap<String, Policy> = BTreeMap::new();
+    for p in policies {
+        if let Some(first) = out.get(p.name.as_str()) {
+            push(
+                diags,
+                &p.at,
+                format!(
+                    "policy `{}` is already defined at {}",
+                    p.name,
+                    place(&first.at)
+                ),
+            );
+            continue;
+        }
+        out.insert(p.name.to_string(), p);
+    }
+    out
+}
+
+/// All cross-file checks.
+pub fn check(
+    appliances: &[Appliance],
+    policies: &BTreeMap<String, Policy>,
+    dictionaries: &BTreeMap<String, Dictionary>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut names: HashMap<&str, &Located> = HashMap::new();
+    for a in appliances {
+        if let Some(first) = names.insert(a.name.as_str(), &a.at) {
+            push(
+                diags,
+                &a.at,
+                format!(
+                    "appliance `{}` is already defined at {}",
+                    a.name,
+                    place(first)
+                ),
+            );
+        }
+    }
+    for p in policies.values() {
+        check_inside(&p.resources, diags);
+    }
+    for a in appliances {
+        check_inside(&a.resources, diags);
+        check_appliance(a, policies, dictionaries, diags);
+    }
+}
+
+/// Rules within one rule set: unique numbers and ids.
+fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
+    for set in &r.rule_sets {
+        let mut numbers: HashMap<u32, &Located> = HashMap::new();
+        let mut ids: HashMap<&str, &Located> = HashMap::new();
+        for rule in &set.rules {
+            if let Some(first) = numbers.insert(rule.number.0, &rule.at) {
+                push(
+                    diags,
+                    &rule.at,
+                    format!(
+                        "rule set `{}` already has a rule number {} (at {})",
+                        set.name,
+                        rule.number.0,
+                        place(first)
+                    ),
+                );
+            }
+            if let Some(first) = ids.insert(rule.id.as_str(), &rule.at) {
+                push(
+                    diags,
+                    &rule.at,
+                    format!(
+                        "rule set `{}` already has a rule with id `{}` (at {})",
+                        set.name,
+                        rule.id,
+                        place(first)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_appliance(
+    a: &Appliance,
+    policies: &BTreeMap<String, Policy>,
+    dictionaries: &BTreeMap<String, Dictionary>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    // Policies referenced must exist; collect the resources in effect.
+    let mut sources: Vec<(Option<&Policy>, &Resources)> = vec![(None, &a.resources)];
+    for (i, p) in a.policies.iter().enumerate() {
+        let at = a.policy_refs.get(i).unwrap_or(&a.at);
+        match policies.get(p.as_str()) {
+            Some(policy) => sources.push((Some(policy), &policy.resources)),
+            None => {
+                let mut msg =
+                    format!("policy `{p}` does not exist (no policies/*.yaml defines it)");
+                if let Some(s) = did_you_mean(p.as_str(), policies.keys().map(String::as_str)) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
+                }
+                push(diags, at, msg);
+            }
+        }
+    }
+
+    // Names and numbers unique across the appliance and its policies.
+    let origin = |p: Option<&Policy>| {
+        p.map(|p| format!(" (from policy `{}`)", p.name))
+            .unwrap_or_default()
+    };
+    let mut sets: HashMap<(Family, &str), &Located> = HashMap::new();
+    let mut dnat: HashMap<u32, &Located> = HashMap::new();
+    let mut snat: HashMap<u32, &Located> = HashMap::new();
+    let mut routes: HashMap<String, &Located> = HashMap::new();
+    for (policy, r) in &sources {
+        for set in &r.rule_sets {
+            if let Some(first) = sets.insert((set.family, set.name.as_str()), &set.at) {
+                push(
+                    diags,
+                    &set.at,
+                    format!(
+                        "appliance `{}`: rule set `{}`{} is also defined at {}",
+                        a.name,
+                        set.name,
+                        origin(*policy),
+                        place(first)
+                    ),
+                );
+            }
+        }
+        for n in &r.nat.destination {
+            if let Some(first) = dnat.insert(n.number.0, &n.at) {
+                push(
+                    diags,
+                    &n.at,
+                    format!(
+                        "appliance `{}`: destination NAT rule {}{} is also defined at {}",
+                        a.name,
+                        n.number.0,
+                        origin(*policy),
+                        place(first)
+                    ),
+                );
+            }
+        }
+        for n in &r.nat.source {
+            if let Some(first) = snat.insert(n.number.0, &n.at) {
+                push(
+                    diags,
+                    &n.at,
+                    format!(
+                        "appliance `{}`: source NAT rule {}{} is also defined at {}",
+                        a.name,
+                        n.number.0,
+                        origin(*policy),
+                        place(first)
+                    ),
+                );
+            }
+        }
+        for route in &r.routes {
+            let key = format!(
+                "{} {:?} {:?} {}",
+                route.prefix, route.next_hop, route.interface, route.blackhole
+            );
+            if let Some(first) = routes.insert(key, &route.at) {
+                push(
+                    diags,
+                    &route.at,
+                    format!(
+                        "appliance `{}`: route {}{} is also defined at {}",
+                        a.name,
+                        route.prefix,
+                        origin(*policy),
+                        place(first)
+                    ),
+                );
+            }
+        }
+    }
+
+    // The dictionary must exist and speak the transport.
+    let Some(dict) = dictionaries.get(a.dictionary.as_str()) else {
+        let mut msg = format!(
+            "dictionary `{}` does not exist (neither in dictionaries/ nor shipped)",
+            a.dictionary
+        );
+        if let Some(s) = did_you_mean(
+            a.dictionary.as_str(),
+            dictionaries.keys().map(String::as_str),
+        ) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        let mut at = a.at.clone();
+        at.path = "dictionary".into();
+        push(diags, &at, msg);
+        return;
+    };
+    if !dict.transports.contains(&a.endpoint.transport) {
+        let mut at = a.at.clone();
+        at.path = "endpoint.transport".into();
+        let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();
+        push(
+            diags,
+            &at,
+            format!(
+                "dictionary `{}` does not support transport {} (it supports: {})",
+                dict.name,
+                a.endpoint.transport.as_str(),
+                known.join(", ")
+            ),
+        );
+    }
+
+    // Every resource inside an owned scope.
+    let owned = |path: &[String]| a.owns.iter().any(|s| s.path.contains(path));
+    let scopes: Vec<String> = a.owns.iter().map(|s| format!("`{}`", s.path)).collect();
+    let outside = |diags: &mut Vec<Diagnostic>,
+                   at: &Located,
+                   what: String,
+                   path: Result<Vec<String>, String>| match path {
+        Ok(p) if owned(&p) => {}
+        Ok(p) => push(
+            diags,
+            at,
+            format!(
+                "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}",
+                a.name,
+                p.join(" "),
+                scopes.join(", ")
+            ),
+        ),
+        Err(m) => push(
+            diags,
+            at,
+            format!("{what}: dictionary `{}`: {m}", dict.name),
+        ),
+    };
+    let paths = &dict.paths;
+    for (policy, r) in &sources {
+        let from = origin(*policy);
+        for set in &r.rule_sets {
+            let family = set.family.as_str();
+            let template = match (set.family, &paths.rule_set_ipv6) {
+                (Family::Ipv6, Some(t)) => t,
+                _ => &paths.rule_set,
+            };
+            let path = template.render(&[("family", family), ("name", set.name.as_str())]);
+            outside(
+                diags,
+                &set.at,
+                format!("rule set `{}`{from}", set.name),
+                path,
+            );
+            for att in &set.attach {
+                let template = match att.direction {
+                    Direction::In => &paths.attach_in,
+                    Direction::Out => &paths.attach_out,
+                    Direction::Local => &paths.attach_local,
+                };
+                let path = template.render(&[
+                    ("family", family),
+                    ("name", set.name.as_str()),
+                    ("interface", att.interface.as_str()),
+                ]);
+                let what = format!(
+                    "attachment of rule set `{}` to {} {}{from}",
+                    set.name,
+                    att.interface,
+                    att.direction.as_str()
+                );
+                outside(diags, &set.at, what, path);
+            }
+        }
+        for n in &r.nat.destination {
+            let num = n.number.0.to_string();
+            outside(
+                diags,
+                &n.at,
+                format!("destination NAT rule {num}{from}"),
+                paths.nat_destination.render(&[("number", &num)]),
+            );
+        }
+        for n in &r.nat.source {
+            let num = n.number.0.to_string();
+            outside(
+                diags,
+                &n.at,
+                format!("source NAT rule {num}{from}"),
+                paths.nat_source.render(&[("number", &num)]),
+            );
+        }
+        for route in &r.routes {
+            let prefix = route.prefix.to_string();
+            let path = paths.static_route.render(&[
+                ("family", route.prefix.family().as_str()),
+                ("prefix", &prefix),
+            ]);
+            outside(diags, &route.at, format!("route {prefix}{from}"), path);
+        }
+        for raw in &r.raw {
+            outside(
+                diags,
+                &raw.at,
+                format!("raw line `{}`{from}", raw.line),
+                dict.raw_path(&raw.line),
+            );
+        }
+    }
+}
