@@ -52,6 +52,13 @@ pub struct Appliance {
     #[serde(skip)]
     #[schemars(skip)]
     pub policy_refs: Vec<Located>,
+    /// Where `dictionary` and `endpoint.transport` are, for cross-file messages.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub dictionary_at: Located,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub transport_at: Located,
 }
 
 /// How vnfsync talks to an appliance.
@@ -628,7 +635,21 @@ impl Appliance {
         let at = d.locate(node, &path);
         let mut f = d.fields(node, &path)?;
         let name = f.req::<Name>(d, "name");
+        let dictionary_at = f
+            .node("dictionary")
+            .map(|n| d.locate(n, &path.key("dictionary")))
+            .unwrap_or_else(|| at.clone());
         let dictionary = f.req::<DictionaryName>(d, "dictionary");
+        let transport_at = f
+            .node("endpoint")
+            .and_then(|n| match &n.value {
+                Value::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.value == Value::Str("transport".into())),
+                _ => None,
+            })
+            .map(|(_, v)| d.locate(v, &path.key("endpoint").key("transport")))
+            .unwrap_or_else(|| at.clone());
         let endpoint = f.req::<Connection>(d, "endpoint");
         let labels = match f.node("labels") {
             Some(n) => decode_labels(d, n, &path.key("labels")),
@@ -714,6 +735,8 @@ impl Appliance {
             resources: resources?,
             at,
             policy_refs,
+            dictionary_at,
+            transport_at,
         })
     }
 }

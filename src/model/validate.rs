@@ -223,14 +223,11 @@ fn check_appliance(
         ) {
             msg.push_str(&format!("; did you mean `{s}`?"));
         }
-        let mut at = a.at.clone();
-        at.path = "dictionary".into();
-        push(diags, &at, msg);
+        push(diags, &a.dictionary_at, msg);
         return;
     };
     if !dict.transports.contains(&a.endpoint.transport) {
-        let mut at = a.at.clone();
-        at.path = "endpoint.transport".into();
+        let at = &a.transport_at;
         let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();
         push(
             diags,
@@ -334,7 +331,10 @@ fn check_appliance(
             outside(
                 diags,
                 &raw.at,
-                format!("raw line `{}`{from}", raw.line),
+                format!(
+                    "raw line `{}`{from}",
+                    raw.line.replace('\n', "\\n").replace('\r', "\\r")
+                ),
                 dict.raw_path(&raw.line),
             );
         }
