@@ -10,11 +10,24 @@ use vnfsync::source::SourceFiles;
 use vnfsync::yaml;
 
 /// Valid YAML for one rule, from generated parts.
-fn rule_yaml(i: usize, action: &str, proto: &str, port: Option<u16>, addr: Option<(u8, u8)>, log: bool, desc: &str) -> String {
-    let mut s = format!("id: r{i}\nnumber: {}\naction: {action}\nprotocol: {proto}\n", (i + 1) * 10);
+fn rule_yaml(
+    i: usize,
+    action: &str,
+    proto: &str,
+    port: Option<u16>,
+    addr: Option<(u8, u8)>,
+    log: bool,
+    desc: &str,
+) -> String {
+    let mut s = format!(
+        "id: r{i}\nnumber: {}\naction: {action}\nprotocol: {proto}\n",
+        (i + 1) * 10
+    );
     if let Some((a, len)) = addr {
         let len = len % 33;
-        let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, a, 7, 1), len).expect("net").trunc();
+        let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, a, 7, 1), len)
+            .expect("net")
+            .trunc();
         s.push_str(&format!("source:\n  address: {net}\n"));
     }
     if let Some(p) = port.filter(|_| matches!(proto, "tcp" | "udp" | "tcp_udp")) {
@@ -139,14 +152,22 @@ proptest! {
 
 #[test]
 fn shipped_policies_round_trip() {
-    let files = vnfsync::source::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state")).expect("read");
+    let files =
+        vnfsync::source::read_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state"))
+            .expect("read");
     let state = model::load(&files).expect("valid example");
     let mut again = SourceFiles::default();
     for (name, p) in &state.policies {
-        again.files.insert(format!("policies/{name}.yaml"), yaml::to_string::<Policy>(p).expect("yaml").into_bytes());
+        again.files.insert(
+            format!("policies/{name}.yaml"),
+            yaml::to_string::<Policy>(p).expect("yaml").into_bytes(),
+        );
     }
     for a in &state.appliances {
-        again.files.insert(format!("appliances/{}.yaml", a.name), yaml::to_string(a).expect("yaml").into_bytes());
+        again.files.insert(
+            format!("appliances/{}.yaml", a.name),
+            yaml::to_string(a).expect("yaml").into_bytes(),
+        );
     }
     let reloaded = model::load(&again).expect("written state loads");
     assert_eq!(state.appliances, reloaded.appliances);
@@ -169,7 +190,10 @@ fn shipped_example_validates_against_schema() {
             let path = entry.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("read");
             let value: serde_json::Value = serde_saphyr_json(&text);
-            let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path())).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
             assert!(errors.is_empty(), "{}: {errors:?}", path.display());
             checked.insert(path, ());
         }

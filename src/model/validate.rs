@@ -231,7 +231,7 @@ fn check_appliance(
         let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();
         push(
             diags,
-            &at,
+            at,
             format!(
                 "dictionary `{}` does not support transport {} (it supports: {})",
                 dict.name,
