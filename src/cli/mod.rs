@@ -3,6 +3,8 @@
 //! Owns argument parsing and turning library results into text and exit codes. It must not hold
 //! logic of its own: every subcommand calls into the library modules.
 
+pub mod vyos;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,4 +54,14 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Parse, render and diff VyOS configurations (config.boot or set commands).
+    Vyos(vyos::VyosArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Vyos(args) => vyos::run(&args),
+    }
+}
