@@ -409,7 +409,8 @@ impl ConfigTree {
         })
     }
 
-    /// A copy holding only the given subtrees (with the nodes on the way to them).
+    /// A copy holding only the given subtrees, and bare nodes (no values or comments, the
+    /// original tag flag) on the way to them.
     pub fn restrict(&self, scopes: &[Path]) -> ConfigTree {
         if scopes.is_empty() {
             return self.clone();
@@ -432,7 +433,6 @@ impl ConfigTree {
                 let (child, new) = node.child_or_insert(word);
                 if new {
                     child.tag = orig.tag;
-                    child.comment.clone_from(&orig.comment);
                 }
                 node = child;
             }
