@@ -9,4 +9,5 @@ pub mod config;
 pub mod dictionary;
 pub mod model;
 pub mod source;
+pub mod vyos;
 pub mod yaml;

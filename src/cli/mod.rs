@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod check;
 pub mod schema;
+pub mod vyos;
 
 /// What a subcommand concluded; mapped to the process exit code by [`Exit::code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
+    /// Parse, render and diff VyOS configurations (config.boot or set commands).
+    Vyos(vyos::VyosArgs),
 }
 
 /// Run the parsed command line.
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Vyos(args) => vyos::run(args),
     }
 }
 

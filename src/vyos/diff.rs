@@ -1,0 +1,470 @@
+//! Tree diff: the command list that turns tree A into tree B (VyOS `compare commands`), the
+//! human `compare` view, a unified text diff, and [`apply`] to replay commands on a tree.
+//!
+//! Owns the diff algorithm and its law: `apply(&diff(a, b, &[]), a)` equals `b` up to the `tag`
+//! and `leaf` flags, which set commands cannot express (see [`crate::vyos::tree`]). It must not
+//! render anything but commands and the two text views.
+//!
+//! The command list follows vyos1x-config `Config_diff` with `cmds=true` (reference §2.2): a walk
+//! in natural order; a subtree only in A gives one `delete` per leaf value; a subtree only in B
+//! one `set` per leaf value; a leaf whose values changed gives a `delete` per removed value (in
+//! natural order) and a `set` per added value; then all deletes come first, all sets after.
+//! Where that output alone would not rebuild B, extra commands are added (VyOS prints neither):
+//! - `comment` commands for changed comments, after the sets (VyOS's list drops comment lines);
+//! - a leaf whose kept values would end up in a different order than in B is rebuilt: every
+//!   old value deleted, every new one set in B's order (VyOS prints nothing for a reorder);
+//! - a node emptied by the deletes disappears (cstore removes emptied nodes); if B still has it
+//!   it is recreated by the sets below it, or by `set path` if it is empty in B.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use super::Error;
+use super::commands::{Command, Op};
+use super::natural::natural_cmp;
+use super::render::{BootStyle, render_boot};
+use super::tree::{ConfigTree, Node, Path, SetMode, path_cmp};
+
+#[derive(Default)]
+struct Out {
+    deletes: Vec<Command>,
+    sets: Vec<Command>,
+    comments: Vec<Command>,
+}
+
+fn owned(path: &[&str]) -> Vec<String> {
+    path.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Sorted, de-duplicated scopes with nested ones folded into their ancestors.
+fn normalize_scopes(scopes: &[Path]) -> Vec<&Path> {
+    let mut v: Vec<&Path> = scopes.iter().collect();
+    v.sort_by(|a, b| path_cmp(&a.0, &b.0));
+    let mut out: Vec<&Path> = Vec::new();
+    for s in v {
+        if out.last().is_some_and(|last| s.starts_with(last)) {
+            continue;
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// The ordered commands that turn `a` into `b`, restricted to `scopes` (all of the tree when
+/// empty): deletes, then sets, then comments.
+pub fn diff(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> Vec<Command> {
+    let mut out = Out::default();
+    let mut path: Vec<&str> = Vec::new();
+    let scopes = normalize_scopes(scopes);
+    if scopes.is_empty() || scopes.iter().any(|s| s.is_empty()) {
+        diff_common(a.root(), b.root(), &mut path, &mut out);
+    } else {
+        for scope in scopes {
+            path.clear();
+            path.extend(scope.0.iter().map(String::as_str));
+            match (a.get(&scope.0), b.get(&scope.0)) {
+                (Some(x), Some(y)) => {
+                    diff_common(x, y, &mut path, &mut out);
+                }
+                (Some(x), None) => delete_subtree(x, &mut path, &mut out.deletes),
+                (None, Some(y)) => set_subtree(y, &mut path, &mut out),
+                (None, None) => {}
+            }
+        }
+    }
+    let mut cmds = out.deletes;
+    cmds.extend(out.sets);
+    cmds.extend(out.comments);
+    cmds
+}
+
+/// Walks two nodes at the same path. Returns whether node A survives the delete phase.
+fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) -> bool {
+    let a_was_empty = a.is_empty();
+    // Values.
+    let mut values_survive = !a.values().is_empty();
+    if a.values() != b.values() {
+        let av = a.values();
+        let bv = b.values();
+        let kept: Vec<&String> = av.iter().filter(|v| bv.contains(v)).collect();
+        let added: Vec<&String> = bv.iter().filter(|v| !av.contains(v)).collect();
+        let in_place = kept.len() + added.len() == bv.len()
+            && kept
+                .iter()
+                .chain(added.iter())
+                .zip(bv)
+                .all(|(x, y)| *x == y);
+        let (removed, to_set): (Vec<&String>, Vec<&String>) = if in_place {
+            (
+                sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
+                added,
+            )
+        } else {
+            (sorted_distinct(av.iter()), bv.iter().collect())
+        };
+        values_survive = in_place && !kept.is_empty();
+        for v in removed {
+            out.deletes
+                .push(Command::delete(owned(path), Some(v.clone())));
+        }
+        for v in to_set {
+            out.sets.push(Command::set(owned(path), Some(v.clone())));
+        }
+    }
+    // Children, merged in natural order.
+    let mut any_child_survives = false;
+    let (ac, bc) = (a.children(), b.children());
+    let (mut i, mut j) = (0, 0);
+    while i < ac.len() || j < bc.len() {
+        let ord = match (ac.get(i), bc.get(j)) {
+            (Some(x), Some(y)) => natural_cmp(x.name(), y.name()),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match ord {
+            Ordering::Less => {
+                path.push(ac[i].name());
+                delete_subtree(&ac[i], path, &mut out.deletes);
+                path.pop();
+                i += 1;
+            }
+            Ordering::Greater => {
+                path.push(bc[j].name());
+                set_subtree(&bc[j], path, out);
+                path.pop();
+                j += 1;
+            }
+            Ordering::Equal => {
+                path.push(ac[i].name());
+                if diff_common(&ac[i], &bc[j], path, out) {
+                    any_child_survives = true;
+                }
+                path.pop();
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let survives = a_was_empty || values_survive || any_child_survives;
+    if path.is_empty() {
+        return true;
+    }
+    if survives {
+        if a.comment() != b.comment() {
+            out.comments.push(Command::comment(
+                owned(path),
+                b.comment().unwrap_or_default().to_owned(),
+            ));
+        }
+    } else {
+        // Recreated by the sets below it; an empty node needs its own `set`.
+        if b.is_empty() {
+            out.sets.push(Command::set(owned(path), None));
+        }
+        if let Some(c) = b.comment().filter(|c| !c.is_empty()) {
+            out.comments
+                .push(Command::comment(owned(path), c.to_owned()));
+        }
+    }
+    survives
+}
+
+fn sorted_distinct<'v>(it: impl Iterator<Item = &'v String>) -> Vec<&'v String> {
+    let mut v: Vec<&String> = it.collect();
+    v.sort_by(|a, b| natural_cmp(a, b));
+    v.dedup();
+    v
+}
+
+/// `render_commands ~op:Delete` of a subtree: one delete per leaf value.
+fn delete_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Vec<Command>) {
+    if n.children().is_empty() && n.values().is_empty() {
+        out.push(Command::delete(owned(path), None));
+        return;
+    }
+    for v in n.values() {
+        out.push(Command::delete(owned(path), Some(v.clone())));
+    }
+    for c in n.children() {
+        path.push(c.name());
+        delete_subtree(c, path, out);
+        path.pop();
+    }
+}
+
+/// `render_commands ~op:Set` of a subtree: one set per leaf value, comments kept aside.
+fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
+    if n.is_empty() {
+        out.sets.push(Command::set(owned(path), None));
+    }
+    for v in n.values() {
+        out.sets.push(Command::set(owned(path), Some(v.clone())));
+    }
+    for c in n.children() {
+        path.push(c.name());
+        set_subtree(c, path, out);
+        path.pop();
+    }
+    if let Some(c) = n.comment().filter(|c| !c.is_empty()) {
+        out.comments
+            .push(Command::comment(owned(path), c.to_owned()));
+    }
+}
+
+/// Applies one command to a tree: `set` with `mode`, `delete`, `comment`.
+pub fn apply_command(tree: &mut ConfigTree, cmd: &Command, mode: SetMode) -> Result<(), Error> {
+    match cmd.op {
+        Op::Set => tree
+            .set_with(&cmd.path, cmd.value.as_deref(), mode)
+            .map(drop),
+        Op::Delete => tree.delete(&cmd.path, cmd.value.as_deref()).map(drop),
+        Op::Comment => tree.comment(&cmd.path, cmd.value.as_deref().unwrap_or_default()),
+    }
+}
+
+/// Replays `cmds` on a copy of `tree` (`set` appends values, see [`SetMode::Add`]).
+pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
+    let mut t = tree.clone();
+    for c in cmds {
+        apply_command(&mut t, c, SetMode::Add)?;
+    }
+    Ok(t)
+}
+
+/// The `compare` view of vyos1x-config `Config_diff` (`cmds=false`): for each change a
+/// `[parent path]` header (when it differs from the previous change's; never for top-level
+/// changes), then the removed and added config rendered in the 1.4+ style with `- ` / `+ `.
+/// Empty when nothing differs.
+pub fn render_compare(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    let mut c = Compare {
+        out: String::new(),
+        ppath: Vec::new(),
+        style: BootStyle::vyos_1_5(),
+    };
+    let scopes = normalize_scopes(scopes);
+    if scopes.is_empty() || scopes.iter().any(|s| s.is_empty()) {
+        c.walk(&mut Vec::new(), Some(a.root()), Some(b.root()));
+    } else {
+        for scope in scopes {
+            let mut path: Vec<&str> = scope.0.iter().map(String::as_str).collect();
+            let (x, y) = (a.get(&scope.0), b.get(&scope.0));
+            if x.is_some() || y.is_some() {
+                c.walk(&mut path, x, y);
+            }
+        }
+    }
+    c.out
+}
+
+struct Compare<'p> {
+    out: String,
+    ppath: Vec<&'p str>,
+    style: BootStyle,
+}
+
+impl<'p> Compare<'p> {
+    fn walk(&mut self, path: &mut Vec<&'p str>, a: Option<&'p Node>, b: Option<&'p Node>) {
+        match (a, b) {
+            (None, None) => {}
+            (Some(x), None) => {
+                self.header(path);
+                self.marked("- ", x);
+            }
+            (None, Some(y)) => {
+                self.header(path);
+                self.marked("+ ", y);
+            }
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) if x.values() != y.values() => {
+                self.header(path);
+                if x.values().len() == 1 && y.values().len() == 1 {
+                    self.marked("- ", x);
+                    self.marked("+ ", y);
+                } else {
+                    let sub =
+                        sorted_distinct(x.values().iter().filter(|v| !y.values().contains(v)));
+                    let add =
+                        sorted_distinct(y.values().iter().filter(|v| !x.values().contains(v)));
+                    if !sub.is_empty() {
+                        self.marked("- ", &with_values(x, &sub));
+                    }
+                    if !add.is_empty() {
+                        self.marked("+ ", &with_values(y, &add));
+                    }
+                }
+            }
+            (Some(x), Some(y)) => {
+                let (ac, bc) = (x.children(), y.children());
+                let (mut i, mut j) = (0, 0);
+                while i < ac.len() || j < bc.len() {
+                    let ord = match (ac.get(i), bc.get(j)) {
+                        (Some(p), Some(q)) => natural_cmp(p.name(), q.name()),
+                        (Some(_), None) => Ordering::Less,
+                        _ => Ordering::Greater,
+                    };
+                    let (ca, cb) = match ord {
+                        Ordering::Less => (ac.get(i), None),
+                        Ordering::Greater => (None, bc.get(j)),
+                        Ordering::Equal => (ac.get(i), bc.get(j)),
+                    };
+                    if ca.is_some() {
+                        i += 1;
+                    }
+                    if cb.is_some() {
+                        j += 1;
+                    }
+                    let name = ca.or(cb).map_or("", Node::name);
+                    path.push(name);
+                    self.walk(path, ca, cb);
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    fn header(&mut self, path: &[&'p str]) {
+        let parent = &path[..path.len().saturating_sub(1)];
+        if parent != self.ppath.as_slice() {
+            let _ = writeln!(self.out, "[{}]", parent.join(" "));
+            self.ppath = parent.to_vec();
+        }
+    }
+
+    fn marked(&mut self, mark: &str, node: &Node) {
+        let mut root = Node::new("");
+        root.children_mut().push(node.clone());
+        let text = render_boot(&ConfigTree::from_root(root), &self.style);
+        for line in text.split_inclusive('\n') {
+            if line != "\n" {
+                self.out.push_str(mark);
+            }
+            self.out.push_str(line);
+        }
+    }
+}
+
+fn with_values(n: &Node, values: &[&String]) -> Node {
+    let mut m = n.clone();
+    *m.values_mut() = values.iter().map(|v| (*v).clone()).collect();
+    m
+}
+
+/// A unified diff (3 lines of context) of the two trees rendered as 1.4+ config.boot,
+/// restricted to `scopes`.
+pub fn render_unified(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    old_name: &str,
+    new_name: &str,
+) -> String {
+    let style = BootStyle::vyos_1_5();
+    let old = render_boot(&a.restrict(scopes), &style);
+    let new = render_boot(&b.restrict(scopes), &style);
+    if old == new {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vyos::boot::parse_boot;
+
+    fn tree(s: &str) -> ConfigTree {
+        match parse_boot(s) {
+            Ok(t) => t,
+            Err(e) => panic!("{s:?}: {e}"),
+        }
+    }
+
+    fn check(a: &str, b: &str, expected: &[&str]) {
+        let (ta, tb) = (tree(a), tree(b));
+        let cmds = diff(&ta, &tb, &[]);
+        let shown: Vec<String> = cmds.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, expected);
+        let applied = match apply(&cmds, &ta) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(
+            crate::vyos::render_commands(&applied),
+            crate::vyos::render_commands(&tb)
+        );
+    }
+
+    #[test]
+    fn compare_commands_order() {
+        check(
+            "nat {\n source {\n  rule 10 {\n   outbound-interface {\n    name eth1\n   }\n   translation {\n    address masquerade\n   }\n  }\n }\n}\n",
+            "nat {\n source {\n  rule 20 {\n   translation {\n    address masquerade\n   }\n  }\n }\n}\n",
+            &[
+                "delete nat source rule 10 outbound-interface name 'eth1'",
+                "delete nat source rule 10 translation address 'masquerade'",
+                "set nat source rule 20 translation address 'masquerade'",
+            ],
+        );
+        check(
+            "a {\n d WAN\n m 1\n m 2\n}\n",
+            "a {\n d Uplink\n m 1\n m 3\n}\n",
+            &[
+                "delete a d 'WAN'",
+                "delete a m '2'",
+                "set a d 'Uplink'",
+                "set a m '3'",
+            ],
+        );
+    }
+
+    #[test]
+    fn extra_commands_rebuild_b() {
+        check(
+            "a {\n m 1\n m 2\n}\n",
+            "a {\n m 2\n m 1\n}\n",
+            &[
+                "delete a m '1'",
+                "delete a m '2'",
+                "set a m '2'",
+                "set a m '1'",
+            ],
+        );
+        check("x {\n y 1\n}\n", "x {\n}\n", &["delete x y '1'", "set x"]);
+        check("/* c */\nx 1\n", "/* d */\nx 1\n", &["comment x 'd'"]);
+        check("/* c */\nx 1\n", "x 2\n", &["delete x '1'", "set x '2'"]);
+        check(
+            "/* c */\nx 1\n",
+            "/* c */\nx 2\n",
+            &["delete x '1'", "set x '2'", "comment x 'c'"],
+        );
+        check("x 1\n", "x 1\n", &[]);
+    }
+
+    #[test]
+    fn scopes() {
+        let a = tree("a {\n x 1\n}\nb {\n y 1\n}\n");
+        let b = tree("a {\n x 2\n}\nb {\n y 2\n}\n");
+        let cmds = diff(&a, &b, &[Path::parse("b"), Path::parse("b y")]);
+        let shown: Vec<String> = cmds.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["delete b y '1'", "set b y '2'"]);
+    }
+
+    #[test]
+    fn compare_view() {
+        let a = tree(
+            "interfaces {\n ethernet eth0 {\n  address 192.0.2.1/24\n  description WAN\n }\n}\nnat {\n source {\n  rule 10 {\n   exclude\n  }\n }\n}\n",
+        );
+        let b = tree(
+            "interfaces {\n ethernet eth0 {\n  address 192.0.2.1/24\n  address 2001:db8::1/64\n  description Uplink\n }\n}\n",
+        );
+        assert_eq!(
+            render_compare(&a, &b, &[]),
+            "[interfaces ethernet eth0]\n+ address \"2001:db8::1/64\"\n- description \"WAN\"\n+ description \"Uplink\"\n[]\n- nat {\n-     source {\n-         rule 10 {\n-             exclude\n-         }\n-     }\n- }\n"
+        );
+        assert_eq!(render_compare(&a, &a, &[]), "");
+    }
+}

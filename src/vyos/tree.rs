@@ -1,0 +1,604 @@
+//! The config tree: nodes, their values, comments and flags, and the `set` / `delete` /
+//! `comment` edits that VyOS's configuration mode performs on it.
+//!
+//! Owns the data model and its invariants: children are unique by name and kept in natural order
+//! (see [`natural_cmp`]); values keep insertion order. It must not know about text formats; the
+//! parsers and renderers build and read trees only through this API.
+//!
+//! Edits follow vyatta-cfg cstore and vyos1x-config `Config_tree` (reference §3.2):
+//! - `set` of an existing path (or of a value the leaf already holds) changes nothing and
+//!   reports [`SetOutcome::AlreadyExists`]; `set` creates missing nodes on the way.
+//! - Without a schema a tree cannot know whether a leaf is multi-valued, so `set` with a value
+//!   takes a [`SetMode`]: [`SetMode::Add`] appends (what a multi-value leaf does, and what
+//!   [`crate::vyos::apply`] uses, because `diff` always deletes a replaced value first) and
+//!   [`SetMode::Replace`] replaces (a single-value leaf).
+//! - `delete` of something that is not there changes nothing and reports
+//!   [`DeleteOutcome::NothingToDelete`]. Deleting the last value of a leaf deletes the leaf. A
+//!   node left with no value and no child by a delete is removed too, up to the root, as cstore
+//!   does (an empty node that was never touched stays).
+//! - `comment path ""` removes the comment.
+//!
+//! The `tag` and `leaf` flags only steer config.boot rendering (`ethernet eth0 {`, and a valueless
+//! leaf `disable` against an empty node `rest {` / `}`). Set commands carry neither, so a node
+//! created by `set` gets `tag = false`, and `leaf = true` only for the last node of the path.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use super::Error;
+use super::natural::natural_cmp;
+
+/// A path of node names (and tag values) from the root, such as `firewall ipv4 name WAN-IN`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Path(pub Vec<String>);
+
+impl Path {
+    /// Splits on whitespace: `Path::parse("nat source")` is `["nat", "source"]`.
+    pub fn parse(s: &str) -> Path {
+        Path(s.split_whitespace().map(str::to_owned).collect())
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &Path) -> bool {
+        self.0.starts_with(&other.0)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+impl std::str::FromStr for Path {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Path::parse(s))
+    }
+}
+
+impl<S: AsRef<str>> From<&[S]> for Path {
+    fn from(words: &[S]) -> Self {
+        Path(words.iter().map(|w| w.as_ref().to_owned()).collect())
+    }
+}
+
+/// One node of the tree. The root is a node with an empty name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    name: String,
+    values: Vec<String>,
+    children: Vec<Node>,
+    comment: Option<String>,
+    tag: bool,
+    leaf: bool,
+}
+
+impl Node {
+    /// A node with no values, children or comment; `tag` and `leaf` false.
+    pub fn new(name: impl Into<String>) -> Node {
+        Node {
+            name: name.into(),
+            ..Node::default()
+        }
+    }
+
+    pub(crate) fn from_parts(
+        name: String,
+        values: Vec<String>,
+        children: Vec<Node>,
+        comment: Option<String>,
+        tag: bool,
+        leaf: bool,
+    ) -> Node {
+        Node {
+            name,
+            values,
+            children,
+            comment,
+            tag,
+            leaf,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Leaf values in stored (insertion) order.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+    /// Children in natural order, unique by name.
+    pub fn children(&self) -> &[Node] {
+        &self.children
+    }
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+    /// A tag node (`ethernet` in `ethernet eth0 { }`); its children are the instances.
+    pub fn is_tag(&self) -> bool {
+        self.tag
+    }
+    /// Written as a leaf (a bare name or `name value`) rather than with braces.
+    pub fn is_leaf(&self) -> bool {
+        self.leaf
+    }
+    /// No values and no children.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.children.is_empty()
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.find(name).ok().map(|i| &self.children[i])
+    }
+
+    pub(crate) fn into_values_children(self) -> (Vec<String>, Vec<Node>) {
+        (self.values, self.children)
+    }
+
+    pub(crate) fn children_mut(&mut self) -> &mut Vec<Node> {
+        &mut self.children
+    }
+    pub(crate) fn values_mut(&mut self) -> &mut Vec<String> {
+        &mut self.values
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.children
+            .binary_search_by(|c| natural_cmp(&c.name, name))
+    }
+
+    fn child_or_insert(&mut self, name: &str) -> (&mut Node, bool) {
+        match self.find(name) {
+            Ok(i) => (&mut self.children[i], false),
+            Err(i) => {
+                self.children.insert(i, Node::new(name));
+                (&mut self.children[i], true)
+            }
+        }
+    }
+
+    fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node> {
+        let mut node = self;
+        for word in path {
+            node = node.child(word.as_ref())?;
+        }
+        Some(node)
+    }
+
+    fn get_mut<S: AsRef<str>>(&mut self, path: &[S]) -> Option<&mut Node> {
+        let mut node = self;
+        for word in path {
+            let i = node.find(word.as_ref()).ok()?;
+            node = &mut node.children[i];
+        }
+        Some(node)
+    }
+
+    /// Depth of the deepest node below this one (0 for a childless node).
+    pub fn depth(&self) -> usize {
+        self.children
+            .iter()
+            .map(|c| c.depth() + 1)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// How `set` with a value treats a leaf that already has other values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetMode {
+    /// Append the value (a multi-value leaf). The default, and what `apply` uses.
+    #[default]
+    Add,
+    /// Replace all values with this one (a single-value leaf).
+    Replace,
+}
+
+/// What a `set` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The node was created (with the value, if any).
+    Created,
+    /// The value was added to an existing leaf.
+    Added,
+    /// The existing value(s) were replaced.
+    Replaced,
+    /// The path (and value) already existed: VyOS prints `Configuration path: [...] already
+    /// exists` and succeeds.
+    AlreadyExists,
+}
+
+/// What a `delete` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// Nothing there: VyOS prints `Nothing to delete (the specified node does not exist)` (or
+    /// `value`) and succeeds.
+    NothingToDelete,
+}
+
+/// A whole configuration: the root node and everything under it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigTree {
+    root: Node,
+}
+
+/// The longest path `set` accepts; deeper trees would only serve to exhaust the stack of the
+/// recursive renderers.
+pub const MAX_DEPTH: usize = 256;
+
+impl ConfigTree {
+    pub fn new() -> ConfigTree {
+        ConfigTree::default()
+    }
+
+    pub(crate) fn from_root(root: Node) -> ConfigTree {
+        ConfigTree { root }
+    }
+
+    pub fn root(&self) -> &Node {
+        &self.root
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    /// The node at `path`; the root for an empty path.
+    pub fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node> {
+        self.root.get(path)
+    }
+
+    pub fn exists<S: AsRef<str>>(&self, path: &[S]) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// The values of the leaf at `path` (empty for a valueless leaf or a node).
+    pub fn values<S: AsRef<str>>(&self, path: &[S]) -> Option<&[String]> {
+        self.get(path).map(Node::values)
+    }
+
+    /// `set path [value]` with [`SetMode::Add`]. The value must pass [`validate_value`].
+    pub fn set<S: AsRef<str>>(
+        &mut self,
+        path: &[S],
+        value: Option<&str>,
+    ) -> Result<SetOutcome, Error> {
+        self.set_with(path, value, SetMode::Add)
+    }
+
+    /// `set path [value]` with an explicit [`SetMode`].
+    pub fn set_with<S: AsRef<str>>(
+        &mut self,
+        path: &[S],
+        value: Option<&str>,
+        mode: SetMode,
+    ) -> Result<SetOutcome, Error> {
+        check_path(path)?;
+        if let Some(v) = value {
+            validate_value(v).map_err(|message| Error::InvalidValue { message })?;
+        }
+        let mut node = &mut self.root;
+        let mut created = false;
+        for word in path {
+            let (child, new) = node.child_or_insert(word.as_ref());
+            created = new;
+            node = child;
+        }
+        if created {
+            node.leaf = true;
+            node.values.extend(value.map(str::to_owned));
+            return Ok(SetOutcome::Created);
+        }
+        let Some(v) = value else {
+            return Ok(SetOutcome::AlreadyExists);
+        };
+        if node.values.iter().any(|x| x == v) && (mode == SetMode::Add || node.values.len() == 1) {
+            return Ok(SetOutcome::AlreadyExists);
+        }
+        node.leaf = true;
+        match mode {
+            SetMode::Add => {
+                node.values.push(v.to_owned());
+                Ok(SetOutcome::Added)
+            }
+            SetMode::Replace => {
+                let had = !node.values.is_empty();
+                node.values.clear();
+                node.values.push(v.to_owned());
+                Ok(if had {
+                    SetOutcome::Replaced
+                } else {
+                    SetOutcome::Added
+                })
+            }
+        }
+    }
+
+    /// `delete path [value]`.
+    pub fn delete<S: AsRef<str>>(
+        &mut self,
+        path: &[S],
+        value: Option<&str>,
+    ) -> Result<DeleteOutcome, Error> {
+        check_path(path)?;
+        let Some((last, parent_path)) = path.split_last() else {
+            return Err(Error::EmptyPath);
+        };
+        let Some(parent) = self.root.get_mut(parent_path) else {
+            return Ok(DeleteOutcome::NothingToDelete);
+        };
+        let Ok(i) = parent.find(last.as_ref()) else {
+            return Ok(DeleteOutcome::NothingToDelete);
+        };
+        match value {
+            None => {
+                parent.children.remove(i);
+            }
+            Some(v) => {
+                let node = &mut parent.children[i];
+                if !node.values.iter().any(|x| x == v) {
+                    return Ok(DeleteOutcome::NothingToDelete);
+                }
+                node.values.retain(|x| x != v);
+                if !node.is_empty() {
+                    return Ok(DeleteOutcome::Deleted);
+                }
+                parent.children.remove(i);
+            }
+        }
+        self.prune(parent_path);
+        Ok(DeleteOutcome::Deleted)
+    }
+
+    /// Removes the nodes along `path` that are left empty, deepest first.
+    fn prune<S: AsRef<str>>(&mut self, path: &[S]) {
+        for len in (1..=path.len()).rev() {
+            let (last, parent_path) = match path[..len].split_last() {
+                Some(x) => x,
+                None => return,
+            };
+            let Some(parent) = self.root.get_mut(parent_path) else {
+                return;
+            };
+            match parent.find(last.as_ref()) {
+                Ok(i) if parent.children[i].is_empty() => {
+                    parent.children.remove(i);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// `comment path "text"`; an empty text removes the comment.
+    pub fn comment<S: AsRef<str>>(&mut self, path: &[S], text: &str) -> Result<(), Error> {
+        check_path(path)?;
+        let node = self.root.get_mut(path).ok_or_else(|| Error::NoSuchNode {
+            path: Path::from(path).to_string(),
+        })?;
+        node.comment = (!text.is_empty()).then(|| text.to_owned());
+        Ok(())
+    }
+
+    /// Marks the node at `path` as a tag node (or not); a schema-aware caller uses this after
+    /// `set` so that config.boot renders `ethernet eth0 {`.
+    pub fn set_tag<S: AsRef<str>>(&mut self, path: &[S], tag: bool) -> Result<(), Error> {
+        self.node_mut(path)?.tag = tag;
+        Ok(())
+    }
+
+    /// Marks the node at `path` as a leaf (or not): an empty non-leaf renders as `name {` / `}`.
+    pub fn set_leaf<S: AsRef<str>>(&mut self, path: &[S], leaf: bool) -> Result<(), Error> {
+        self.node_mut(path)?.leaf = leaf;
+        Ok(())
+    }
+
+    fn node_mut<S: AsRef<str>>(&mut self, path: &[S]) -> Result<&mut Node, Error> {
+        check_path(path)?;
+        self.root.get_mut(path).ok_or_else(|| Error::NoSuchNode {
+            path: Path::from(path).to_string(),
+        })
+    }
+
+    /// A copy holding only the given subtrees, and bare nodes (no values or comments, the
+    /// original tag flag) on the way to them.
+    pub fn restrict(&self, scopes: &[Path]) -> ConfigTree {
+        if scopes.is_empty() {
+            return self.clone();
+        }
+        let mut out = ConfigTree::new();
+        for scope in scopes {
+            let Some(src) = self.get(&scope.0) else {
+                continue;
+            };
+            let Some((last, parents)) = scope.0.split_last() else {
+                return self.clone();
+            };
+            let mut node = &mut out.root;
+            let mut orig = &self.root;
+            for word in parents {
+                orig = match orig.child(word) {
+                    Some(o) => o,
+                    None => break,
+                };
+                let (child, new) = node.child_or_insert(word);
+                if new {
+                    child.tag = orig.tag;
+                }
+                node = child;
+            }
+            match node.find(last) {
+                Ok(i) => node.children[i] = src.clone(),
+                Err(i) => node.children.insert(i, src.clone()),
+            }
+        }
+        out
+    }
+}
+
+fn check_path<S: AsRef<str>>(path: &[S]) -> Result<(), Error> {
+    if path.is_empty() {
+        return Err(Error::EmptyPath);
+    }
+    if path.len() > MAX_DEPTH {
+        return Err(Error::PathTooDeep { max: MAX_DEPTH });
+    }
+    Ok(())
+}
+
+/// cstore's check of a value string (vyatta-cfg `src/cli_new.c`, `validate_value`): the first
+/// single quote, newline or double quote in the value decides the message.
+pub fn validate_value(value: &str) -> Result<(), String> {
+    for c in value.chars() {
+        let what = match c {
+            '\'' => "single quote (')",
+            '\n' => "newline",
+            '"' => "double quote (\")",
+            _ => continue,
+        };
+        return Err(format!("Cannot use the {what} character in a value string"));
+    }
+    Ok(())
+}
+
+/// Orders two paths word by word in natural order (the order of a depth-first walk).
+pub fn path_cmp<S: AsRef<str>>(a: &[S], b: &[S]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = natural_cmp(x.as_ref(), y.as_ref());
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        Path::parse(s).0
+    }
+
+    #[test]
+    fn set_creates_and_keeps_natural_order() {
+        let mut t = ConfigTree::new();
+        for name in ["eth10", "eth2", "eth1"] {
+            let path = p(&format!("interfaces ethernet {name}"));
+            assert_eq!(t.set(&path, None), Ok(SetOutcome::Created));
+        }
+        let names: Vec<_> = t.get(&p("interfaces ethernet")).map_or(vec![], |n| {
+            n.children().iter().map(|c| c.name().to_owned()).collect()
+        });
+        assert_eq!(names, ["eth1", "eth2", "eth10"]);
+        assert_eq!(
+            t.set(&p("interfaces ethernet eth1"), None),
+            Ok(SetOutcome::AlreadyExists)
+        );
+    }
+
+    #[test]
+    fn set_modes() {
+        let mut t = ConfigTree::new();
+        let path = p("system host-name");
+        assert_eq!(t.set(&path, Some("a")), Ok(SetOutcome::Created));
+        assert_eq!(t.set(&path, Some("a")), Ok(SetOutcome::AlreadyExists));
+        assert_eq!(t.set(&path, Some("b")), Ok(SetOutcome::Added));
+        assert_eq!(t.values(&path), Some(&["a".to_owned(), "b".to_owned()][..]));
+        assert_eq!(
+            t.set_with(&path, Some("c"), SetMode::Replace),
+            Ok(SetOutcome::Replaced)
+        );
+        assert_eq!(t.values(&path), Some(&["c".to_owned()][..]));
+        assert!(matches!(
+            t.set(&path, Some("it's")),
+            Err(Error::InvalidValue { .. })
+        ));
+        assert_eq!(t.set::<&str>(&[], None), Err(Error::EmptyPath));
+    }
+
+    #[test]
+    fn delete_prunes_emptied_parents_only() {
+        let mut t = ConfigTree::new();
+        t.set(
+            &p("nat source rule 10 translation address"),
+            Some("masquerade"),
+        )
+        .ok();
+        t.set(&p("nat source rule 10 exclude"), None).ok();
+        t.set(&p("system empty"), None).ok();
+        assert_eq!(
+            t.delete(
+                &p("nat source rule 10 translation address"),
+                Some("masquerade")
+            ),
+            Ok(DeleteOutcome::Deleted)
+        );
+        assert!(t.exists(&p("nat source rule 10 exclude")));
+        assert!(!t.exists(&p("nat source rule 10 translation")));
+        assert_eq!(
+            t.delete(&p("nat source rule 10 exclude"), None),
+            Ok(DeleteOutcome::Deleted)
+        );
+        assert!(!t.exists(&p("nat")));
+        assert!(t.exists(&p("system empty")));
+        assert_eq!(
+            t.delete(&p("nat"), None),
+            Ok(DeleteOutcome::NothingToDelete)
+        );
+        assert_eq!(
+            t.delete(&p("system empty"), Some("x")),
+            Ok(DeleteOutcome::NothingToDelete)
+        );
+    }
+
+    #[test]
+    fn validate_value_messages() {
+        let check = |v: &str, expected: Result<(), &str>| {
+            assert_eq!(validate_value(v), expected.map_err(str::to_owned), "{v:?}");
+        };
+        check("C:\\temp {x}; *", Ok(()));
+        check(
+            "it's",
+            Err("Cannot use the single quote (') character in a value string"),
+        );
+        check(
+            "a\"b'",
+            Err("Cannot use the double quote (\") character in a value string"),
+        );
+        check(
+            "a\nb",
+            Err("Cannot use the newline character in a value string"),
+        );
+    }
+
+    #[test]
+    fn comments_and_flags() {
+        let mut t = ConfigTree::new();
+        t.set(&p("interfaces ethernet eth0"), None).ok();
+        assert_eq!(t.comment(&p("interfaces ethernet eth0"), "uplink"), Ok(()));
+        assert_eq!(
+            t.get(&p("interfaces ethernet eth0"))
+                .and_then(Node::comment),
+            Some("uplink")
+        );
+        assert_eq!(t.comment(&p("interfaces ethernet eth0"), ""), Ok(()));
+        assert_eq!(
+            t.get(&p("interfaces ethernet eth0"))
+                .and_then(Node::comment),
+            None
+        );
+        assert!(t.comment(&p("interfaces x"), "c").is_err());
+        assert_eq!(t.set_tag(&p("interfaces ethernet"), true), Ok(()));
+        assert!(t.get(&p("interfaces ethernet")).is_some_and(Node::is_tag));
+    }
+}

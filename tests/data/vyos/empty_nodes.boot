@@ -1,0 +1,11 @@
+service {
+    https {
+        api {
+            rest { }
+        }
+    }
+    lldp
+    ssh {
+    }
+}
+system

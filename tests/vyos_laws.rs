@@ -1,0 +1,219 @@
+//! Property tests for the laws of the `vyos` module:
+//! - rendering is a fixed point after one parse: `render(parse(render(t))) == render(t)`, for
+//!   config.boot (1.5 and 1.3 styles) and for command lists;
+//! - `apply(diff(a, b), a) == b` (up to the `tag`/`leaf` flags, which commands cannot carry),
+//!   also within scopes; `diff(t, t)` is empty;
+//! - no parser panics on any input.
+//!
+//! Values are drawn from what cstore accepts (no `'`, `"` or newline, see `validate_value`).
+
+use proptest::prelude::*;
+use vnfsync::vyos::{
+    self, BootStyle, ConfigTree, Node, Path, SetMode, render_boot, render_commands,
+};
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-c]",
+        "[a-c][0-9]{1,2}",
+        "eth[0-9]{1,2}",
+        Just("rule".to_owned()),
+    ]
+}
+
+fn value() -> impl Strategy<Value = String> {
+    "[a-z0-9 .:/\\\\*{};#$!,-]{0,6}"
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    sets: Vec<(Vec<String>, Option<String>)>,
+    comments: Vec<(Vec<String>, String)>,
+    tags: Vec<Vec<String>>,
+    braces: Vec<Vec<String>>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        prop::collection::vec(
+            (
+                prop::collection::vec(name(), 1..5),
+                prop::option::of(value()),
+            ),
+            0..14,
+        ),
+        prop::collection::vec(
+            (
+                prop::collection::vec(name(), 1..4),
+                "[a-z]{1,3}( [a-z]{1,3})?",
+            ),
+            0..4,
+        ),
+        prop::collection::vec(prop::collection::vec(name(), 1..3), 0..4),
+        prop::collection::vec(prop::collection::vec(name(), 1..4), 0..3),
+    )
+        .prop_map(|(sets, comments, tags, braces)| Spec {
+            sets,
+            comments,
+            tags,
+            braces,
+        })
+}
+
+fn build(s: &Spec) -> ConfigTree {
+    let mut t = ConfigTree::new();
+    for (path, value) in &s.sets {
+        let _ = t.set_with(path, value.as_deref(), SetMode::Add);
+    }
+    for (path, text) in &s.comments {
+        let _ = t.comment(path, text);
+    }
+    for path in &s.tags {
+        if t.get(path).is_some_and(|n| !n.children().is_empty()) {
+            let _ = t.set_tag(path, true);
+        }
+    }
+    for path in &s.braces {
+        if t.get(path).is_some_and(Node::is_empty) {
+            let _ = t.set_leaf(path, false);
+        }
+    }
+    t
+}
+
+/// Everything a tree holds except the `tag` and `leaf` flags, one line per node.
+fn content(t: &ConfigTree) -> Vec<String> {
+    fn walk(n: &Node, path: &mut Vec<String>, out: &mut Vec<String>) {
+        out.push(format!(
+            "{} | {:?} | {:?}",
+            path.join(" "),
+            n.values(),
+            n.comment()
+        ));
+        for c in n.children() {
+            path.push(c.name().to_owned());
+            walk(c, path, out);
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(t.root(), &mut Vec::new(), &mut out);
+    out
+}
+
+fn paths(t: &ConfigTree) -> Vec<Vec<String>> {
+    fn walk(n: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for c in n.children() {
+            path.push(c.name().to_owned());
+            out.push(path.clone());
+            walk(c, path, out);
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(t.root(), &mut Vec::new(), &mut out);
+    out
+}
+
+proptest! {
+    // 96 cases keep the suite fast; set PROPTEST_CASES for a longer run.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
+    ))]
+
+    #[test]
+    fn boot_render_is_a_fixed_point(s in spec()) {
+        let t = build(&s);
+        for style in [BootStyle::vyos_1_5(), BootStyle::vyos_1_3(), BootStyle::vyos_1_4_0()] {
+            let once = render_boot(&t, &style);
+            let back = ConfigTree::parse_boot(&once);
+            prop_assert!(back.is_ok(), "{:?}: {:?}\n{}", style, back, once);
+            let twice = back.map(|b| render_boot(&b, &style)).unwrap_or_default();
+            prop_assert_eq!(&twice, &once);
+        }
+    }
+
+    #[test]
+    fn commands_render_is_a_fixed_point(s in spec()) {
+        let t = build(&s);
+        let once = render_commands(&t);
+        let back = ConfigTree::parse_commands(&once);
+        prop_assert!(back.is_ok(), "{:?}\n{}", back, once);
+        let twice = back.map(|b| render_commands(&b)).unwrap_or_default();
+        prop_assert_eq!(twice, once);
+    }
+
+    #[test]
+    fn apply_diff_gives_b(a in spec(), b in spec()) {
+        let (ta, tb) = (build(&a), build(&b));
+        let cmds = vyos::diff(&ta, &tb, &[]);
+        let applied = vyos::apply(&cmds, &ta);
+        prop_assert!(applied.is_ok(), "{:?}", applied);
+        let applied = applied.unwrap_or_default();
+        prop_assert_eq!(content(&applied), content(&tb), "commands: {:#?}", cmds);
+        // The same through text: render the commands, parse them back, apply.
+        let text: String = cmds.iter().map(|c| format!("{c}\n")).collect();
+        let reparsed = vyos::parse_commands(&text);
+        prop_assert_eq!(reparsed.as_ref().ok(), Some(&cmds), "{}", text);
+    }
+
+    #[test]
+    fn diff_with_itself_is_empty(a in spec()) {
+        let t = build(&a);
+        prop_assert!(vyos::diff(&t, &t, &[]).is_empty());
+        prop_assert_eq!(vyos::render_compare(&t, &t, &[]), "");
+        let copy = ConfigTree::parse_boot(&render_boot(&t, &BootStyle::vyos_1_5()));
+        prop_assert!(copy.is_ok());
+    }
+
+    #[test]
+    fn scoped_diff_changes_only_the_scope(a in spec(), b in spec(), pick in any::<prop::sample::Index>()) {
+        let (ta, tb) = (build(&a), build(&b));
+        let mut candidates = paths(&ta);
+        candidates.extend(paths(&tb));
+        prop_assume!(!candidates.is_empty());
+        let scope = Path(pick.get(&candidates).clone());
+        let cmds = vyos::diff(&ta, &tb, std::slice::from_ref(&scope));
+        prop_assert!(cmds.iter().all(|c| c.path.starts_with(&scope.0)), "{:?}", cmds);
+        let applied = vyos::apply(&cmds, &ta).unwrap_or_default();
+        prop_assert_eq!(
+            content(&applied.restrict(std::slice::from_ref(&scope))),
+            content(&tb.restrict(std::slice::from_ref(&scope)))
+        );
+        prop_assert!(vyos::diff(&applied, &tb, std::slice::from_ref(&scope)).is_empty());
+    }
+
+    #[test]
+    fn parsers_never_panic_on_any_string(s in any::<String>()) {
+        let _ = ConfigTree::parse_any(&s);
+        let _ = ConfigTree::parse_boot(&s);
+        let _ = ConfigTree::parse_commands(&s);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_config_like_text(s in "[ab \\t\\n{}\"'\\\\/*#;x0-9]{0,80}") {
+        if let Ok(t) = ConfigTree::parse_boot(&s) {
+            let _ = render_boot(&t, &BootStyle::vyos_1_5());
+            let _ = vyos::render_json(&t);
+        }
+        if let Ok(t) = ConfigTree::parse_commands(&s) {
+            let _ = render_commands(&t);
+        }
+        let prefixed = format!("set {s}");
+        let _ = ConfigTree::parse_commands(&prefixed);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = ConfigTree::parse_any(&s);
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = "a {\n".repeat(10_000);
+    assert!(ConfigTree::parse_boot(&deep).is_err());
+    let long = format!("set {} 'v'\n", "a ".repeat(10_000));
+    assert!(ConfigTree::parse_commands(&long).is_err());
+}
