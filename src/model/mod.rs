@@ -169,3 +169,304 @@ pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
         commit: files.commit.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  host: 127.0.0.1\n  api_key: env:K\nowns: [firewall, nat, protocols, system]\n";
+
+    /// Load one appliance file (plus optional extra files); Ok(()) or the error messages.
+    fn check_with(appliance: &str, extra: &[(&str, &str)]) -> Result<DesiredState, Vec<String>> {
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/a.yaml".into(), appliance.as_bytes().to_vec());
+        for (name, text) in extra {
+            files.files.insert((*name).into(), text.as_bytes().to_vec());
+        }
+        load(&files).map_err(|e| {
+            e.iter()
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect()
+        })
+    }
+
+    fn check(body: &str) -> Result<DesiredState, Vec<String>> {
+        check_with(&format!("{HEAD}{body}"), &[])
+    }
+
+    fn err(body: &str) -> String {
+        check(body).expect_err("must be rejected").join(" | ")
+    }
+
+    #[test]
+    fn minimal_appliance_gets_defaults() {
+        let s = check("").expect("valid");
+        let a = &s.appliances[0];
+        assert_eq!(a.endpoint.port.0, 443);
+        assert_eq!(a.commit, CommitSettings::default());
+        assert_eq!(a.drift, DriftPolicy::Alert);
+        assert!(a.owns.iter().all(|o| o.drift == DriftPolicy::Alert));
+    }
+
+    #[test]
+    fn fleet_defaults_apply_unless_overridden() {
+        let fleet = "defaults:\n  commit: {confirm_window: 10m, save: never}\n  drift: overwrite\n  labels: {team: noc}\n  health: [{kind: login}]\n";
+        let s = check_with(
+            &format!("{HEAD}labels: {{team: edge}}\n"),
+            &[("vnfsync.yaml", fleet)],
+        )
+        .expect("valid");
+        let a = &s.appliances[0];
+        assert_eq!(a.commit.save, SavePolicy::Never);
+        assert_eq!(a.commit.confirm_window.to_string(), "10m");
+        assert_eq!(a.drift, DriftPolicy::Overwrite);
+        assert_eq!(a.health, vec![HealthProbe::Login]);
+        assert_eq!(
+            a.labels.values().map(|v| v.as_str()).collect::<Vec<_>>(),
+            vec!["edge"]
+        );
+        let bad = check_with(HEAD, &[("vnfsync.yaml", "defaults:\n  drift: ignore\n")])
+            .expect_err("bad fleet");
+        assert!(bad[0].contains("unknown value `ignore`"), "{bad:?}");
+    }
+
+    #[test]
+    fn transports_need_their_credentials() {
+        let ssh = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: r1.example.net\nowns: [nat]\n";
+        let e = check_with(ssh, &[])
+            .expect_err("incomplete ssh")
+            .join(" | ");
+        assert!(
+            e.contains("needs `user`")
+                && e.contains("needs `password` or `private_key`")
+                && e.contains("needs `host_key`"),
+            "{e}"
+        );
+        let http = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  host: r1\n  user: vyos\nowns: [nat]\n";
+        let e = check_with(http, &[]).expect_err("bad http").join(" | ");
+        assert!(
+            e.contains("needs `api_key`") && e.contains("does not use `user`"),
+            "{e}"
+        );
+        let tls = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  host: r1\n  api_key: env:K\n  tls: {}\nowns: [nat]\n";
+        assert!(
+            check_with(tls, &[])
+                .expect_err("empty tls")
+                .join("")
+                .contains("give `ca`, `fingerprint` or both")
+        );
+    }
+
+    #[test]
+    fn commit_and_health_rules() {
+        assert!(err("commit: {confirm_window: 30s}\n").contains("30s is out of range 1m-1h"));
+        assert!(err("commit: {save: later}\n").contains("unknown value `later`"));
+        assert!(err("health: [{kind: ping}]\n").contains("unknown value `ping`"));
+        assert!(
+            err("health: [{kind: command, run: show version, expect: '(unclosed'}]\n")
+                .contains("not a valid regular expression")
+        );
+        assert!(
+            err("health: [{kind: http_get, url: 'ftp://x'}]\n")
+                .contains("not an http:// or https:// URL")
+        );
+        assert!(
+            err("health: [{kind: http_get, url: 'http://x', expect_status: 700}]\n")
+                .contains("out of range 100-599")
+        );
+        assert!(err("health: [{kind: tcp}]\n").contains("missing required field `port`"));
+        assert!(check("health: [{kind: tcp, port: 22}, {kind: login}, {kind: http_get, url: 'https://r1/info'}]\n").is_ok());
+    }
+
+    #[test]
+    fn owned_scopes() {
+        let without = HEAD.replace("owns: [firewall, nat, protocols, system]\n", "");
+        let e = check_with(&format!("{without}owns: []\n"), &[])
+            .expect_err("empty")
+            .join("");
+        assert!(e.contains("expected a non-empty list"), "{e}");
+        assert!(
+            check_with(&without, &[])
+                .expect_err("missing")
+                .join("")
+                .contains("missing required field `owns`")
+        );
+        assert!(check_with(&format!("{without}owns: [nat]\n"), &[]).is_ok());
+        let e = check_with(
+            &HEAD.replace(
+                "owns: [firewall, nat, protocols, system]\n",
+                "owns: [{path: nat, drift: sometimes}]\n",
+            ),
+            &[],
+        );
+        assert!(
+            e.expect_err("bad drift")
+                .join("")
+                .contains("unknown value `sometimes`")
+        );
+    }
+
+    #[test]
+    fn rule_rules() {
+        let set = |rule: &str| {
+            format!(
+                "rule_sets:\n  - name: S\n    default_action: drop\n    rules:\n      - {rule}\n"
+            )
+        };
+        assert!(
+            check(&set(
+                "{id: a, number: 1, action: accept, protocol: tcp, destination: {port: 22}}"
+            ))
+            .is_ok()
+        );
+        assert!(
+            err(&set(
+                "{id: a, number: 1, action: accept, protocol: icmp, destination: {port: 22}}"
+            ))
+            .contains("ports need protocol tcp, udp or tcp_udp (protocol is icmp)")
+        );
+        assert!(
+            err(&set(
+                "{id: a, number: 1, action: accept, source: {address: 10.0.0.0/8, group: G}}"
+            ))
+            .contains("only one of `address` or `group`")
+        );
+        assert!(
+            err(&set(
+                "{id: a, number: 1, action: accept, source: {address: '2001:db8::/32'}}"
+            ))
+            .contains("is ipv6 but the rule set is ipv4")
+        );
+        assert!(
+            err(&set("{id: a, number: 1, action: accept, state: [open]}"))
+                .contains("unknown value `open`")
+        );
+        assert!(err(&set("{id: a, number: 1, action: jump}")).contains("unknown value `jump`"));
+        assert!(
+            err(&set("{id: a, number: 1, action: accept, log: yes}"))
+                .contains("expected true or false")
+        );
+        let dup = "rule_sets:\n  - {name: S, default_action: drop, rules: [{id: a, number: 1, action: accept}, {id: a, number: 2, action: accept}]}\n";
+        assert!(err(dup).contains("already has a rule with id `a`"));
+        let v6 = "rule_sets:\n  - {name: S, family: ipv6, default_action: drop, rules: [{id: a, number: 1, action: accept, source: {address: '2001:db8::/32'}}]}\n";
+        assert!(check(v6).is_ok());
+    }
+
+    #[test]
+    fn nat_and_route_rules() {
+        let dnat = |extra: &str| {
+            format!("nat:\n  destination:\n    - {{number: 10, inbound_interface: eth0{extra}}}\n")
+        };
+        assert!(
+            check(&dnat(
+                ", protocol: tcp, external_port: 443, translation_address: 192.0.2.10"
+            ))
+            .is_ok()
+        );
+        assert!(
+            err(&dnat(", protocol: tcp, external_port: 443"))
+                .contains("needs `translation_address` and/or `translation_port`")
+        );
+        assert!(
+            err(&dnat(
+                ", external_port: 443, translation_address: 192.0.2.10"
+            ))
+            .contains("ports need protocol tcp, udp or tcp_udp (protocol is all)")
+        );
+        assert!(err("nat:\n  source:\n    - {number: 10, outbound_interface: eth0, source_prefix: 10.0.0.0/8, translation: everything}\n").contains("neither `masquerade` nor an IP address"));
+        assert!(check("nat:\n  source:\n    - {number: 10, outbound_interface: eth0, source_prefix: 10.0.0.0/8, translation: 192.0.2.1}\n").is_ok());
+        assert!(
+            err("routes:\n  - {prefix: 10.0.0.0/8}\n")
+                .contains("exactly one of `next_hop`, `interface` or `blackhole: true`")
+        );
+        assert!(
+            err("routes:\n  - {prefix: 10.0.0.0/8, next_hop: 192.0.2.1, blackhole: true}\n")
+                .contains("exactly one")
+        );
+        assert!(
+            err("routes:\n  - {prefix: 10.0.0.0/8, next_hop: '2001:db8::1'}\n")
+                .contains("is not of the family of 10.0.0.0/8")
+        );
+        assert!(
+            err("routes:\n  - {prefix: 10.0.0.0/8, interface: eth0, distance: 0}\n")
+                .contains("distance 0 is out of range 1-255")
+        );
+        assert!(err("routes:\n  - {prefix: 10.0.0.0/8, blackhole: true}\n  - {prefix: 10.0.0.0/8, blackhole: true}\n").contains("route 10.0.0.0/8 is also defined"));
+        let twice = "nat:\n  source:\n    - {number: 10, outbound_interface: eth0, source_prefix: 10.0.0.0/8, translation: masquerade}\n    - {number: 10, outbound_interface: eth1, source_prefix: 10.1.0.0/16, translation: masquerade}\n";
+        assert!(err(twice).contains("source NAT rule 10 is also defined"));
+    }
+
+    #[test]
+    fn policies_merge_and_clash() {
+        let policy = "name: p\nrule_sets:\n  - {name: S, default_action: drop}\n";
+        let s = check_with(
+            &format!("{HEAD}policies: [p]\n"),
+            &[("policies/p.yaml", policy)],
+        )
+        .expect("valid");
+        assert_eq!(s.resources_of(&s.appliances[0]).count(), 2);
+        let clash =
+            format!("{HEAD}policies: [p]\nrule_sets:\n  - {{name: S, default_action: accept}}\n");
+        let e = check_with(&clash, &[("policies/p.yaml", policy)])
+            .expect_err("clash")
+            .join("");
+        assert!(
+            e.contains("rule set `S` (from policy `p`) is also defined at appliances/a.yaml"),
+            "{e}"
+        );
+        let e = check_with(
+            HEAD,
+            &[("policies/p.yaml", policy), ("policies/q.yaml", policy)],
+        )
+        .expect_err("dup")
+        .join("");
+        assert!(
+            e.contains("policy `p` is already defined at policies/p.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn raw_lines_need_a_raw_syntax_and_a_scope() {
+        assert!(check("raw: [\"set system ntp server 'ntp.example.net'\"]\n").is_ok());
+        assert!(err("raw: ['delete system ntp']\n").contains("raw lines are `set …` commands"));
+        assert!(
+            err("raw: ['set service ssh port 2222']\n")
+                .contains("is outside the scopes appliance `a` owns: `service ssh port 2222`")
+        );
+    }
+
+    #[test]
+    fn a_repo_dictionary_overrides_the_shipped_one() {
+        let dict = "schema_version: 1\nname: vyos-1.4\nvendor: vyos\nproduct: VyOS\nfirmware: any\ntransports: [ssh]\nraw: none\npaths:\n  rule_set: \"firewall {family} name {name}\"\n  attach_in: a\n  attach_out: a\n  attach_local: a\n  nat_destination: n\n  nat_source: n\n  static_route: r\n";
+        let e = check_with(HEAD, &[("dictionaries/vyos-1.4.yaml", dict)])
+            .expect_err("transport")
+            .join("");
+        assert!(
+            e.contains("does not support transport vyos-http (it supports: ssh)"),
+            "{e}"
+        );
+        let wrong_file = check_with(HEAD, &[("dictionaries/mine.yaml", dict)])
+            .expect_err("file name")
+            .join("");
+        assert!(
+            wrong_file.contains("must be in a file named `vyos-1.4.yaml`"),
+            "{wrong_file}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_with_position() {
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/a.yaml".into(), b"name: a\nx: \xff\n".to_vec());
+        let e = load(&files).expect_err("utf8");
+        assert_eq!(
+            (e[0].line, e[0].column, e[0].message.as_str()),
+            (2, 4, "file is not valid UTF-8")
+        );
+    }
+}
