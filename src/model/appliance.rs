@@ -134,6 +134,37 @@ pub struct Connection {
     pub host_key: Option<HostKeyPin>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsPin>,
+    /// `https` (the default) or `http` for HTTP transports; plain HTTP is for the lab on
+    /// loopback and carries the API key in clear.
+    #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
+    pub scheme: Scheme,
+}
+
+/// The URL scheme of an HTTP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Https,
+    Http,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+impl Decode for Scheme {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        match d.choice(node, path, &["https", "http"])? {
+            "https" => Some(Scheme::Https),
+            _ => Some(Scheme::Http),
+        }
+    }
 }
 
 /// What vnfsync does when an owned scope differs from git although no commit changed it.
@@ -347,6 +378,7 @@ impl Decode for Connection {
         let api_key = f.opt::<SecretRef>(d, "api_key");
         let host_key = f.opt::<HostKeyPin>(d, "host_key");
         let tls = f.opt::<TlsPin>(d, "tls");
+        let scheme = f.or_default::<Scheme>(d, "scheme");
         let present: Vec<&str> = [
             "port",
             "user",
@@ -355,6 +387,7 @@ impl Decode for Connection {
             "api_key",
             "host_key",
             "tls",
+            "scheme",
         ]
         .into_iter()
         .filter(|k| f.has(k))
@@ -374,6 +407,7 @@ impl Decode for Connection {
         f.finish(d);
         let transport = transport?;
         let host = host?;
+        let scheme = scheme?;
         if bad {
             return None;
         }
@@ -402,7 +436,7 @@ impl Decode for Connection {
                     host_key.is_some(),
                     "needs `host_key` (the pinned SSH host key)",
                 );
-                if let Some(k) = not_for(&["api_key", "tls"]) {
+                if let Some(k) = not_for(&["api_key", "tls", "scheme"]) {
                     need(d, false, &format!("does not use `{k}`"));
                 }
             }
@@ -423,6 +457,14 @@ impl Decode for Connection {
                 }
             }
         }
+        if scheme == Scheme::Http && tls.is_some() {
+            d.error(
+                pos,
+                &path.key("tls"),
+                "`tls` does not apply to `scheme: http`",
+            );
+            ok = false;
+        }
         ok.then_some(Connection {
             transport,
             host,
@@ -433,6 +475,7 @@ impl Decode for Connection {
             api_key,
             host_key,
             tls,
+            scheme,
         })
     }
 }

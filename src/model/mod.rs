@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 pub use appliance::{
     Appliance, CommitSettings, Connection, DriftPolicy, FleetDefaults, FleetFile, HealthProbe,
-    OwnedScope, Policy, SavePolicy, TlsPin, Transport,
+    OwnedScope, Policy, SavePolicy, Scheme, TlsPin, Transport,
 };
 pub use decode::Diagnostic;
 pub use resources::{

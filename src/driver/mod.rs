@@ -1,0 +1,284 @@
+//! Appliance drivers: the one trait every vendor implements, its error taxonomy, and the
+//! implementations (VyOS over SSH and over the HTTP API so far).
+//!
+//! Owns: talking to devices — fetch the running config, detect version and capabilities, apply
+//! a plan as one transaction (optionally under a confirm window, with a commit comment),
+//! confirm, save, snapshot and restore, probe. Errors are one typed enum mapped to the
+//! `VNF_*` codes with a retryable flag and the device's own message.
+//! Must not plan (what to change is decided before a driver sees it), journal, or log secrets.
+
+pub mod secret;
+pub mod store;
+pub mod vyos;
+
+use std::time::Duration;
+
+use crate::vyos::{Command, ConfigTree};
+
+/// The error codes of the charter, as journal and API show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum ErrorCode {
+    #[serde(rename = "VNF_TIMEOUT")]
+    Timeout,
+    #[serde(rename = "VNF_AUTH")]
+    Auth,
+    #[serde(rename = "VNF_CONFLICT")]
+    Conflict,
+    #[serde(rename = "VNF_INVALID")]
+    Invalid,
+    #[serde(rename = "VNF_UPSTREAM")]
+    Upstream,
+    #[serde(rename = "VNF_UNREACHABLE")]
+    Unreachable,
+    #[serde(rename = "VNF_CAPACITY")]
+    Capacity,
+    #[serde(rename = "VNF_RATE_LIMIT")]
+    RateLimit,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Timeout => "VNF_TIMEOUT",
+            ErrorCode::Auth => "VNF_AUTH",
+            ErrorCode::Conflict => "VNF_CONFLICT",
+            ErrorCode::Invalid => "VNF_INVALID",
+            ErrorCode::Upstream => "VNF_UPSTREAM",
+            ErrorCode::Unreachable => "VNF_UNREACHABLE",
+            ErrorCode::Capacity => "VNF_CAPACITY",
+            ErrorCode::RateLimit => "VNF_RATE_LIMIT",
+        }
+    }
+}
+
+/// What went wrong talking to an appliance. Every variant names the appliance.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{appliance}: {during}: timed out after {after:?}")]
+    Timeout {
+        appliance: String,
+        during: String,
+        after: Duration,
+    },
+    #[error("{appliance}: authentication failed: {message}")]
+    Auth { appliance: String, message: String },
+    #[error(
+        "{appliance}: SSH host key mismatch: the device presented {presented}, the desired state pins {pinned}"
+    )]
+    HostKey {
+        appliance: String,
+        presented: String,
+        pinned: String,
+    },
+    #[error("{appliance}: credential {reference}: {message}")]
+    Secret {
+        appliance: String,
+        reference: String,
+        message: String,
+    },
+    #[error("{appliance}: {during}: device busy: {device}")]
+    Conflict {
+        appliance: String,
+        during: String,
+        device: String,
+    },
+    #[error("{appliance}: device refused `{command}`: {device}")]
+    Rejected {
+        appliance: String,
+        command: String,
+        device: String,
+    },
+    #[error("{appliance}: commit failed{}: {device}", if *.partial { " (partially applied: the running config was re-read)" } else { "" })]
+    CommitFailed {
+        appliance: String,
+        device: String,
+        /// Whether the running config changed anyway (VyOS partial commit).
+        partial: bool,
+        /// The running config re-read after the failure, when it could be read.
+        running: Option<Box<ConfigTree>>,
+    },
+    #[error("{appliance}: the plan does not apply to the running config: {message}")]
+    Plan { appliance: String, message: String },
+    #[error("{appliance}: {during}: {message}")]
+    Upstream {
+        appliance: String,
+        during: String,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{appliance}: unreachable: {message}")]
+    Unreachable { appliance: String, message: String },
+    #[error("{appliance}: {during}: device at capacity: {message}")]
+    Capacity {
+        appliance: String,
+        during: String,
+        message: String,
+    },
+    #[error("{appliance}: {during}: rate limited: {message}")]
+    RateLimit {
+        appliance: String,
+        during: String,
+        message: String,
+    },
+    #[error("{appliance}: {what} is not supported: {why}")]
+    Unsupported {
+        appliance: String,
+        what: String,
+        why: String,
+    },
+}
+
+impl DriverError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DriverError::Timeout { .. } => ErrorCode::Timeout,
+            DriverError::Auth { .. } | DriverError::HostKey { .. } | DriverError::Secret { .. } => {
+                ErrorCode::Auth
+            }
+            DriverError::Conflict { .. } => ErrorCode::Conflict,
+            DriverError::Rejected { .. }
+            | DriverError::CommitFailed { .. }
+            | DriverError::Plan { .. }
+            | DriverError::Unsupported { .. } => ErrorCode::Invalid,
+            DriverError::Upstream { .. } => ErrorCode::Upstream,
+            DriverError::Unreachable { .. } => ErrorCode::Unreachable,
+            DriverError::Capacity { .. } => ErrorCode::Capacity,
+            DriverError::RateLimit { .. } => ErrorCode::RateLimit,
+        }
+    }
+
+    /// Whether trying again later may succeed (DESIGN invariant 7: bounded retries).
+    pub fn retryable(&self) -> bool {
+        match self {
+            DriverError::Timeout { .. }
+            | DriverError::Conflict { .. }
+            | DriverError::Unreachable { .. }
+            | DriverError::Capacity { .. }
+            | DriverError::RateLimit { .. } => true,
+            DriverError::Upstream { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// The device's own words, where it said something.
+    pub fn device_message(&self) -> Option<&str> {
+        match self {
+            DriverError::Conflict { device, .. }
+            | DriverError::Rejected { device, .. }
+            | DriverError::CommitFailed { device, .. } => Some(device),
+            DriverError::Upstream { message, .. } | DriverError::Auth { message, .. } => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DriverError>;
+
+/// What a commit-confirm timeout does on this device (reference/vyos.md §3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmFallback {
+    /// 1.3: writes back the config saved when commit-confirm was armed, then reboots.
+    RebootToArmedSave,
+    /// 1.4, and 1.5 without `action reload`: reboots into whatever config.boot holds.
+    RebootToSaved,
+    /// 1.5 with `commit-confirm action reload`: reverts to the last confirmed revision.
+    Reload,
+}
+
+impl ConfirmFallback {
+    /// Whether the fallback reboots (so the current good config must be saved first).
+    pub fn reboots(self) -> bool {
+        !matches!(self, ConfirmFallback::Reload)
+    }
+}
+
+/// Version and capabilities of a device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceInfo {
+    /// The release string the device reports (`1.4.0`, `1.5-stream-2025-Q2`, …).
+    pub version: String,
+    /// The version line it belongs to (`1.3`, `1.4`, `1.5`).
+    pub line: String,
+    pub confirm_fallback: ConfirmFallback,
+    /// Whether the transport can arm commit-confirm itself (the HTTP API only on new 1.5).
+    pub confirm_on_transport: bool,
+}
+
+/// How to apply a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Commit under commit-confirm with this window (rounded up to whole minutes on VyOS).
+    pub confirm_window: Option<Duration>,
+    /// The commit comment; carries `vnfsync <git commit id>`.
+    pub comment: String,
+}
+
+/// Who reverts the change if it is not confirmed in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmState {
+    /// No confirm window was asked for; the change stands.
+    NotRequested,
+    /// The device reverts by itself unless confirmed within `window`.
+    Armed {
+        window: Duration,
+        fallback: ConfirmFallback,
+    },
+    /// The transport cannot arm a device-side confirm: the daemon must restore the snapshot
+    /// itself if the probes fail (works only while the device is reachable).
+    DaemonWatchdog,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The plan was already in place: nothing was written.
+    NoChange,
+    /// One commit was made.
+    Committed {
+        confirm: ConfirmState,
+        saved_before: bool,
+    },
+}
+
+/// A point to return to: the device keeps a copy, and so do we.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    /// Where the device keeps it (`/config/vnfsync/<id>.boot`).
+    pub device_path: String,
+    /// The config.boot text.
+    pub boot: String,
+}
+
+/// Reachability of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ProbeReport {
+    pub reachable: bool,
+    pub latency: Duration,
+}
+
+/// What every appliance driver does. One writer per appliance: the caller never runs two
+/// operations of one driver at once (hence `&mut self`).
+#[allow(async_fn_in_trait)]
+pub trait Driver {
+    /// The running (active) configuration.
+    async fn fetch(&mut self) -> Result<ConfigTree>;
+    /// Version and capabilities (cached after the first call).
+    async fn info(&mut self) -> Result<DeviceInfo>;
+    /// Apply `plan` as one transaction. A plan already in place makes no write.
+    async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome>;
+    /// Confirm a pending commit-confirm.
+    async fn confirm(&mut self) -> Result<()>;
+    /// Persist the running config (boot config).
+    async fn save(&mut self) -> Result<()>;
+    /// Take a snapshot on the device and return its text.
+    async fn snapshot(&mut self, id: &str) -> Result<Snapshot>;
+    /// Return to a snapshot: load it and commit, without a reboot.
+    async fn restore(&mut self, snapshot: &Snapshot) -> Result<()>;
+    /// Reachability and latency over a fresh connection.
+    async fn probe(&mut self) -> Result<ProbeReport>;
+}

@@ -1,0 +1,636 @@
+//! The VyOS driver: one [`Driver`] over two transports (SSH scripts or the HTTP API), picked by
+//! the appliance's endpoint.
+//!
+//! Owns: the safe-change sequence of reference/vyos.md §3.6 and DESIGN invariant 5 — detect the
+//! version; on versions whose commit-confirm timeout reboots, save the current good config
+//! before arming and never save between commit and confirm; use `action reload` where it
+//! exists; one commit per plan carrying `vnfsync <commit>`; re-read the running config after a
+//! failed commit (partial commits); snapshots kept on the device (`/config/vnfsync/…`) and
+//! returned as text; restore = load + commit, no reboot.
+//! Must not decide what to change: plans come from the planner.
+
+pub mod http;
+pub mod script;
+pub mod ssh;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use tokio::time::Instant;
+
+use self::http::{HttpApi, HttpTarget};
+use self::script::{Step, Transcript, Verdict};
+use self::ssh::{SshAuth, SshSession, SshTarget};
+use super::secret::{self, Env};
+use super::{
+    ApplyOptions, ApplyOutcome, ConfirmFallback, ConfirmState, DeviceInfo, Driver, DriverError,
+    ProbeReport, Result, Snapshot,
+};
+use crate::model::{Appliance, Transport};
+use crate::vyos::{self as tree, Command, ConfigTree};
+
+/// Where snapshots live on the device.
+pub const SNAPSHOT_DIR: &str = "/config/vnfsync";
+
+/// Timeouts for one appliance (DESIGN invariant 7: 30 s per device call by default).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub command: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            command: Duration::from_secs(30),
+        }
+    }
+}
+
+enum Link {
+    Ssh {
+        target: Box<SshTarget>,
+        session: Option<SshSession>,
+    },
+    Http(HttpApi),
+}
+
+/// A VyOS appliance.
+pub struct VyosDriver {
+    name: String,
+    link: Link,
+    info: Option<DeviceInfo>,
+}
+
+/// The version line of a release string.
+pub fn version_line(release: &str) -> &'static str {
+    let r = release.trim();
+    if r.starts_with("1.3") || r.starts_with("1.2") {
+        "1.3"
+    } else if r.starts_with("1.4") {
+        "1.4"
+    } else {
+        // 1.5, circinus, rolling and stream builds all behave as the 1.5 line.
+        "1.5"
+    }
+}
+
+/// The release string in `show version` output (`Version:          VyOS 1.4.0`).
+pub fn parse_show_version(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("Version:")?;
+        let rest = rest.trim();
+        Some(rest.strip_prefix("VyOS").unwrap_or(rest).trim().to_string())
+    })
+}
+
+/// What the timeout does, from the version line and the running config.
+pub fn confirm_fallback(line: &str, running: &ConfigTree) -> ConfirmFallback {
+    let reload = running
+        .get(&["system", "config-management", "commit-confirm", "action"])
+        .is_some_and(|n| n.values().iter().any(|v| v == "reload"));
+    match line {
+        "1.3" => ConfirmFallback::RebootToArmedSave,
+        "1.5" if reload => ConfirmFallback::Reload,
+        _ => ConfirmFallback::RebootToSaved,
+    }
+}
+
+fn minutes(window: Duration) -> u32 {
+    let m = window.as_secs().div_ceil(60).max(1);
+    u32::try_from(m).unwrap_or(u32::MAX)
+}
+
+impl VyosDriver {
+    /// Build the driver for an appliance, resolving its credentials now.
+    pub fn new(appliance: &Appliance, env: &dyn Env, timeouts: Timeouts) -> Result<VyosDriver> {
+        let name = appliance.name.to_string();
+        let ep = &appliance.endpoint;
+        let resolve = |r: &crate::model::values::SecretRef| {
+            secret::resolve(r, env).map_err(|message| DriverError::Secret {
+                appliance: name.clone(),
+                reference: r.to_string(),
+                message,
+            })
+        };
+        let link = match ep.transport {
+            Transport::Ssh => {
+                let auth = match (&ep.private_key, &ep.password) {
+                    (Some(k), _) => {
+                        let text = resolve(k)?;
+                        let key = russh::keys::decode_secret_key(text.expose_secret(), None)
+                            .map_err(|e| DriverError::Secret {
+                                appliance: name.clone(),
+                                reference: k.to_string(),
+                                message: format!("not an OpenSSH private key: {e}"),
+                            })?;
+                        SshAuth::Key(Arc::new(key))
+                    }
+                    (None, Some(p)) => SshAuth::Password(resolve(p)?),
+                    (None, None) => {
+                        return Err(DriverError::Unsupported {
+                            appliance: name,
+                            what: "SSH without credentials".into(),
+                            why: "validation requires password or private_key".into(),
+                        });
+                    }
+                };
+                let target = SshTarget {
+                    appliance: name.clone(),
+                    host: ep.host.to_string(),
+                    port: ep.port.0,
+                    user: ep
+                        .user
+                        .as_ref()
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|| "vyos".into()),
+                    auth,
+                    host_key: ep
+                        .host_key
+                        .as_ref()
+                        .map(|k| k.to_string())
+                        .unwrap_or_default(),
+                    connect_timeout: timeouts.connect,
+                    command_timeout: timeouts.command,
+                };
+                Link::Ssh {
+                    target: Box::new(target),
+                    session: None,
+                }
+            }
+            Transport::VyosHttp => {
+                let key = match &ep.api_key {
+                    Some(k) => resolve(k)?,
+                    None => {
+                        return Err(DriverError::Unsupported {
+                            appliance: name,
+                            what: "the HTTP API without a key".into(),
+                            why: "validation requires api_key".into(),
+                        });
+                    }
+                };
+                Link::Http(HttpApi::new(&HttpTarget {
+                    appliance: name.clone(),
+                    scheme: ep.scheme,
+                    host: ep.host.to_string(),
+                    port: ep.port.0,
+                    key,
+                    tls: ep.tls.clone(),
+                    connect_timeout: timeouts.connect,
+                    command_timeout: timeouts.command,
+                })?)
+            }
+            Transport::Rest => {
+                return Err(DriverError::Unsupported {
+                    appliance: name,
+                    what: "transport rest".into(),
+                    why: "the VyOS driver speaks ssh and vyos-http".into(),
+                });
+            }
+        };
+        Ok(VyosDriver {
+            name,
+            link,
+            info: None,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Run a script over the kept SSH connection (reconnecting once if it dropped).
+    async fn script(&mut self, steps: &[Step], during: &str) -> Result<Transcript> {
+        let text = script::build(steps).map_err(|e| DriverError::Plan {
+            appliance: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        let Link::Ssh { target, session } = &mut self.link else {
+            return Err(DriverError::Unsupported {
+                appliance: self.name.clone(),
+                what: "scripts".into(),
+                why: "not an SSH appliance".into(),
+            });
+        };
+        if session.as_ref().is_none_or(SshSession::is_closed) {
+            *session = Some(SshSession::connect(target).await?);
+        }
+        let Some(s) = session.as_ref() else {
+            return Err(DriverError::Unreachable {
+                appliance: self.name.clone(),
+                message: "no SSH session".into(),
+            });
+        };
+        let out = match s.exec("vbash -s", text.as_bytes(), during).await {
+            Ok(o) => o,
+            Err(e) => {
+                *session = None;
+                return Err(e);
+            }
+        };
+        let t = script::split(&out.stdout);
+        if !t.completed {
+            return Err(DriverError::Upstream {
+                appliance: self.name.clone(),
+                during: during.into(),
+                message: format!(
+                    "the script stopped before its end (exit status {:?}): {}{}",
+                    out.exit_status,
+                    out.stdout.trim(),
+                    out.stderr.trim()
+                ),
+                retryable: true,
+            });
+        }
+        Ok(t)
+    }
+
+    /// The first failing step of a transcript, as a driver error.
+    fn first_failure(&self, t: &Transcript, steps: &[Step], during: &str) -> Option<DriverError> {
+        for (i, out) in t.steps.iter().enumerate() {
+            match script::verdict(out) {
+                Verdict::Ok | Verdict::NothingToCommit => {}
+                Verdict::Busy(_) => {
+                    return Some(DriverError::Conflict {
+                        appliance: self.name.clone(),
+                        during: during.into(),
+                        device: out.trim().to_string(),
+                    });
+                }
+                Verdict::Failed(device) => {
+                    let step = steps.get(i);
+                    return Some(match step {
+                        Some(Step::Config(cmd)) => DriverError::Rejected {
+                            appliance: self.name.clone(),
+                            command: cmd.to_string(),
+                            device,
+                        },
+                        Some(
+                            Step::Commit { .. }
+                            | Step::CommitConfirm { .. }
+                            | Step::CommitConfirmLegacy { .. },
+                        ) => DriverError::CommitFailed {
+                            appliance: self.name.clone(),
+                            device,
+                            partial: false,
+                            running: None,
+                        },
+                        _ => DriverError::Upstream {
+                            appliance: self.name.clone(),
+                            during: during.into(),
+                            message: device,
+                            retryable: false,
+                        },
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// After a failed commit: re-read the running config and say whether it moved.
+    async fn after_failed_commit(&mut self, err: DriverError, before: &ConfigTree) -> DriverError {
+        let DriverError::CommitFailed {
+            appliance, device, ..
+        } = err
+        else {
+            return err;
+        };
+        match self.fetch().await {
+            Ok(now) => DriverError::CommitFailed {
+                appliance,
+                device,
+                partial: &now != before,
+                running: Some(Box::new(now)),
+            },
+            Err(_) => DriverError::CommitFailed {
+                appliance,
+                device,
+                partial: false,
+                running: None,
+            },
+        }
+    }
+
+    fn http(&self) -> Option<&HttpApi> {
+        match &self.link {
+            Link::Http(api) => Some(api),
+            Link::Ssh { .. } => None,
+        }
+    }
+}
+
+/// Turn the API's commit failure text into the driver's error.
+fn http_commit_error(e: DriverError) -> DriverError {
+    match e {
+        DriverError::Rejected {
+            appliance, device, ..
+        } if device.contains("Commit failed")
+            || device.contains("failed") && device.contains("[[") =>
+        {
+            DriverError::CommitFailed {
+                appliance,
+                device,
+                partial: false,
+                running: None,
+            }
+        }
+        other => other,
+    }
+}
+
+impl Driver for VyosDriver {
+    async fn fetch(&mut self) -> Result<ConfigTree> {
+        let text = match self.http() {
+            Some(api) => api.show_config_raw().await?,
+            None => {
+                let steps = [Step::Run(vec![
+                    "show".into(),
+                    "configuration".into(),
+                    "commands".into(),
+                ])];
+                let t = self.script(&steps, "show configuration commands").await?;
+                if let Some(e) = self.first_failure(&t, &steps, "show configuration commands") {
+                    return Err(e);
+                }
+                t.steps.first().cloned().unwrap_or_default()
+            }
+        };
+        let parsed = if self.http().is_some() {
+            tree::ConfigTree::parse_boot(&text)
+        } else {
+            tree::ConfigTree::parse_commands(&text)
+        };
+        parsed.map_err(|e| DriverError::Upstream {
+            appliance: self.name.clone(),
+            during: "reading the running config".into(),
+            message: format!("the device answered a config we cannot parse: {e}"),
+            retryable: false,
+        })
+    }
+
+    async fn info(&mut self) -> Result<DeviceInfo> {
+        if let Some(i) = &self.info {
+            return Ok(i.clone());
+        }
+        let (version, confirm_on_transport) = match self.http() {
+            Some(api) => {
+                let from_info = api.info().await?.and_then(|v| {
+                    v.get("version")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                });
+                let version = match from_info {
+                    Some(v) => parse_show_version(&v).unwrap_or(v),
+                    None => {
+                        let text = api.show(&["version"]).await?;
+                        parse_show_version(&text).unwrap_or_default()
+                    }
+                };
+                let confirm = api.supports_confirm().await?;
+                (version, confirm)
+            }
+            None => {
+                let steps = [Step::Run(vec!["show".into(), "version".into()])];
+                let t = self.script(&steps, "show version").await?;
+                (
+                    t.steps
+                        .first()
+                        .and_then(|s| parse_show_version(s))
+                        .unwrap_or_default(),
+                    true,
+                )
+            }
+        };
+        if version.is_empty() {
+            return Err(DriverError::Upstream {
+                appliance: self.name.clone(),
+                during: "version detection".into(),
+                message: "the device did not report a VyOS version".into(),
+                retryable: false,
+            });
+        }
+        let line = version_line(&version).to_string();
+        let running = self.fetch().await?;
+        let info = DeviceInfo {
+            confirm_fallback: confirm_fallback(&line, &running),
+            version,
+            line,
+            confirm_on_transport,
+        };
+        self.info = Some(info.clone());
+        Ok(info)
+    }
+
+    async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome> {
+        if plan.is_empty() {
+            return Ok(ApplyOutcome::NoChange);
+        }
+        for cmd in plan {
+            script::config_line(cmd).map_err(|e| DriverError::Plan {
+                appliance: self.name.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let running = self.fetch().await?;
+        let target = tree::apply(plan, &running).map_err(|e| DriverError::Plan {
+            appliance: self.name.clone(),
+            message: e.to_string(),
+        })?;
+        if target == running {
+            return Ok(ApplyOutcome::NoChange);
+        }
+        let info = self.info().await?;
+        let window = options.confirm_window.map(minutes);
+        let device_confirm = window.is_some() && info.confirm_on_transport;
+        let save_first = device_confirm && info.confirm_fallback.reboots();
+        let confirm = match window {
+            None => ConfirmState::NotRequested,
+            Some(m) if device_confirm => ConfirmState::Armed {
+                window: Duration::from_secs(u64::from(m) * 60),
+                fallback: info.confirm_fallback,
+            },
+            Some(_) => ConfirmState::DaemonWatchdog,
+        };
+        let result = match self.http() {
+            Some(api) => {
+                if save_first {
+                    api.config_file("save", None, "save before commit-confirm")
+                        .await?;
+                }
+                let during = format!("configure ({} commands)", plan.len());
+                api.configure(plan, window.filter(|_| device_confirm), &during)
+                    .await
+                    .map(|_| ())
+                    .map_err(http_commit_error)
+            }
+            None => {
+                let mut steps: Vec<Step> = Vec::with_capacity(plan.len() + 2);
+                if save_first {
+                    steps.push(Step::Save);
+                }
+                steps.extend(plan.iter().cloned().map(Step::Config));
+                steps.push(
+                    match (window.filter(|_| device_confirm), info.line.as_str()) {
+                        (None, _) => Step::Commit {
+                            comment: options.comment.clone(),
+                        },
+                        (Some(m), "1.3") => Step::CommitConfirmLegacy { minutes: m },
+                        (Some(m), _) => Step::CommitConfirm {
+                            minutes: m,
+                            comment: options.comment.clone(),
+                        },
+                    },
+                );
+                let t = self.script(&steps, "apply").await?;
+                match self.first_failure(&t, &steps, "apply") {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
+            }
+        };
+        match result {
+            Ok(()) => Ok(ApplyOutcome::Committed {
+                confirm,
+                saved_before: save_first,
+            }),
+            Err(e) => Err(self.after_failed_commit(e, &running).await),
+        }
+    }
+
+    async fn confirm(&mut self) -> Result<()> {
+        if let Some(api) = self.http() {
+            api.config_file("confirm", None, "confirm").await?;
+            return Ok(());
+        }
+        let steps = [Step::Confirm];
+        let t = self.script(&steps, "confirm").await?;
+        self.first_failure(&t, &steps, "confirm")
+            .map_or(Ok(()), Err)
+    }
+
+    async fn save(&mut self) -> Result<()> {
+        if let Some(api) = self.http() {
+            api.config_file("save", None, "save").await?;
+            return Ok(());
+        }
+        let steps = [Step::Save];
+        let t = self.script(&steps, "save").await?;
+        self.first_failure(&t, &steps, "save").map_or(Ok(()), Err)
+    }
+
+    async fn snapshot(&mut self, id: &str) -> Result<Snapshot> {
+        let safe = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !id.starts_with('.');
+        if !safe {
+            return Err(DriverError::Plan {
+                appliance: self.name.clone(),
+                message: format!("bad snapshot id `{id}`"),
+            });
+        }
+        let device_path = format!("{SNAPSHOT_DIR}/{id}.boot");
+        let running = self.fetch().await?;
+        match self.http() {
+            Some(api) => {
+                api.config_file("save", Some(&device_path), "snapshot")
+                    .await?;
+            }
+            None => {
+                let steps = [Step::SaveTo(device_path.clone())];
+                let t = self.script(&steps, "snapshot").await?;
+                if let Some(e) = self.first_failure(&t, &steps, "snapshot") {
+                    return Err(e);
+                }
+            }
+        }
+        let boot = tree::render_boot(&running, &tree::BootStyle::default());
+        Ok(Snapshot {
+            id: id.to_string(),
+            device_path,
+            boot,
+        })
+    }
+
+    async fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
+        match self.http() {
+            Some(api) => {
+                // The API's load migrates, loads and commits (§5.2).
+                api.config_file("load", Some(&snapshot.device_path), "restore")
+                    .await
+                    .map(|_| ())
+                    .map_err(http_commit_error)
+            }
+            None => {
+                let steps = [
+                    Step::Load(snapshot.device_path.clone()),
+                    Step::Commit {
+                        comment: format!("vnfsync restore {}", snapshot.id),
+                    },
+                ];
+                let t = self.script(&steps, "restore").await?;
+                self.first_failure(&t, &steps, "restore")
+                    .map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    async fn probe(&mut self) -> Result<ProbeReport> {
+        let start = Instant::now();
+        match &self.link {
+            Link::Http(api) => {
+                api.show(&["version"]).await?;
+            }
+            Link::Ssh { target, .. } => {
+                let fresh = SshSession::connect(target).await?;
+                fresh.close().await;
+            }
+        }
+        Ok(ProbeReport {
+            reachable: true,
+            latency: start.elapsed(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_fallbacks() {
+        assert_eq!(
+            parse_show_version("Version:          VyOS 1.4.0\nRelease train:    sagitta\n")
+                .as_deref(),
+            Some("1.4.0")
+        );
+        assert_eq!(version_line("1.3.4"), "1.3");
+        assert_eq!(version_line("1.4-rolling-202303160317"), "1.4");
+        assert_eq!(version_line("2025.06.24-0020-rolling"), "1.5");
+        assert_eq!(version_line("1.5-stream-2025-Q2"), "1.5");
+        let plain = ConfigTree::new();
+        let reload = ConfigTree::parse_commands(
+            "set system config-management commit-confirm action 'reload'\n",
+        )
+        .expect("tree");
+        assert_eq!(
+            confirm_fallback("1.3", &reload),
+            ConfirmFallback::RebootToArmedSave
+        );
+        assert_eq!(
+            confirm_fallback("1.4", &reload),
+            ConfirmFallback::RebootToSaved
+        );
+        assert_eq!(
+            confirm_fallback("1.5", &plain),
+            ConfirmFallback::RebootToSaved
+        );
+        assert_eq!(confirm_fallback("1.5", &reload), ConfirmFallback::Reload);
+        assert_eq!(minutes(Duration::from_secs(61)), 2);
+        assert_eq!(minutes(Duration::from_secs(120)), 2);
+    }
+}
