@@ -314,6 +314,63 @@ impl VyosDriver {
         }
     }
 
+    /// Version and capabilities, cached; `running` spares a fetch when the caller has it.
+    async fn detect(&mut self, running: Option<&ConfigTree>) -> Result<DeviceInfo> {
+        if let Some(i) = &self.info {
+            return Ok(i.clone());
+        }
+        let (version, confirm_on_transport) = match self.http() {
+            Some(api) => {
+                let from_info = api.info().await?.and_then(|v| {
+                    v.get("version")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                });
+                let version = match from_info {
+                    Some(v) => parse_show_version(&v).unwrap_or(v),
+                    None => {
+                        let text = api.show(&["version"]).await?;
+                        parse_show_version(&text).unwrap_or_default()
+                    }
+                };
+                let confirm = api.supports_confirm().await?;
+                (version, confirm)
+            }
+            None => {
+                let steps = [Step::Run(vec!["show".into(), "version".into()])];
+                let t = self.script(&steps, "show version").await?;
+                (
+                    t.steps
+                        .first()
+                        .and_then(|s| parse_show_version(s))
+                        .unwrap_or_default(),
+                    true,
+                )
+            }
+        };
+        if version.is_empty() {
+            return Err(DriverError::Upstream {
+                appliance: self.name.clone(),
+                during: "version detection".into(),
+                message: "the device did not report a VyOS version".into(),
+                retryable: false,
+            });
+        }
+        let line = version_line(&version).to_string();
+        let running = match running {
+            Some(r) => r.clone(),
+            None => self.fetch().await?,
+        };
+        let info = DeviceInfo {
+            confirm_fallback: confirm_fallback(&line, &running),
+            version,
+            line,
+            confirm_on_transport,
+        };
+        self.info = Some(info.clone());
+        Ok(info)
+    }
+
     fn http(&self) -> Option<&HttpApi> {
         match &self.link {
             Link::Http(api) => Some(api),
@@ -372,56 +429,7 @@ impl Driver for VyosDriver {
     }
 
     async fn info(&mut self) -> Result<DeviceInfo> {
-        if let Some(i) = &self.info {
-            return Ok(i.clone());
-        }
-        let (version, confirm_on_transport) = match self.http() {
-            Some(api) => {
-                let from_info = api.info().await?.and_then(|v| {
-                    v.get("version")
-                        .and_then(|s| s.as_str())
-                        .map(str::to_string)
-                });
-                let version = match from_info {
-                    Some(v) => parse_show_version(&v).unwrap_or(v),
-                    None => {
-                        let text = api.show(&["version"]).await?;
-                        parse_show_version(&text).unwrap_or_default()
-                    }
-                };
-                let confirm = api.supports_confirm().await?;
-                (version, confirm)
-            }
-            None => {
-                let steps = [Step::Run(vec!["show".into(), "version".into()])];
-                let t = self.script(&steps, "show version").await?;
-                (
-                    t.steps
-                        .first()
-                        .and_then(|s| parse_show_version(s))
-                        .unwrap_or_default(),
-                    true,
-                )
-            }
-        };
-        if version.is_empty() {
-            return Err(DriverError::Upstream {
-                appliance: self.name.clone(),
-                during: "version detection".into(),
-                message: "the device did not report a VyOS version".into(),
-                retryable: false,
-            });
-        }
-        let line = version_line(&version).to_string();
-        let running = self.fetch().await?;
-        let info = DeviceInfo {
-            confirm_fallback: confirm_fallback(&line, &running),
-            version,
-            line,
-            confirm_on_transport,
-        };
-        self.info = Some(info.clone());
-        Ok(info)
+        self.detect(None).await
     }
 
     async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome> {
@@ -442,7 +450,7 @@ impl Driver for VyosDriver {
         if target == running {
             return Ok(ApplyOutcome::NoChange);
         }
-        let info = self.info().await?;
+        let info = self.detect(Some(&running)).await?;
         let window = options.confirm_window.map(minutes);
         let device_confirm = window.is_some() && info.confirm_on_transport;
         let save_first = device_confirm && info.confirm_fallback.reboots();
