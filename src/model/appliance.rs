@@ -342,8 +342,7 @@ impl Decode for TlsPin {
         let ca = f.opt::<String>(d, "ca");
         let fingerprint = f.opt::<CertFingerprint>(d, "fingerprint");
         let pos = f.pos();
-        let bad = f.has("fingerprint") && fingerprint.is_none();
-        f.finish(d);
+        let ok = f.finish(d);
         if let Some(p) = &ca
             && !p.starts_with('/')
         {
@@ -354,7 +353,7 @@ impl Decode for TlsPin {
             );
             return None;
         }
-        if ca.is_none() && fingerprint.is_none() && !bad {
+        if ok && ca.is_none() && fingerprint.is_none() {
             d.error(
                 pos,
                 path,
@@ -362,7 +361,7 @@ impl Decode for TlsPin {
             );
             return None;
         }
-        (!bad).then_some(TlsPin { ca, fingerprint })
+        ok.then_some(TlsPin { ca, fingerprint })
     }
 }
 
@@ -392,23 +391,12 @@ impl Decode for Connection {
         .into_iter()
         .filter(|k| f.has(k))
         .collect();
-        let bad = [
-            ("port", port.is_none()),
-            ("user", user.is_none()),
-            ("password", password.is_none()),
-            ("private_key", private_key.is_none()),
-            ("api_key", api_key.is_none()),
-            ("host_key", host_key.is_none()),
-            ("tls", tls.is_none()),
-        ]
-        .iter()
-        .any(|(k, missing)| f.has(k) && *missing);
         let pos = f.pos();
-        f.finish(d);
+        let fields_ok = f.finish(d);
         let transport = transport?;
         let host = host?;
         let scheme = scheme?;
-        if bad {
+        if !fields_ok {
             return None;
         }
         let mut ok = true;
@@ -496,9 +484,7 @@ impl OwnedScope {
         let mut f = d.fields(node, path)?;
         let p = f.req::<ScopePath>(d, "path");
         let drift = f.opt::<DriftPolicy>(d, "drift");
-        let bad = f.has("drift") && drift.is_none();
-        f.finish(d);
-        if bad {
+        if !f.finish(d) {
             return None;
         }
         Some(OwnedScope {
@@ -526,9 +512,7 @@ impl Decode for HealthProbe {
             Some("tcp") => {
                 let port = f.req::<Port>(d, "port");
                 let host = f.opt::<Host>(d, "host");
-                let bad = f.has("host") && host.is_none();
-                port.filter(|_| !bad)
-                    .map(|port| HealthProbe::Tcp { port, host })
+                port.map(|port| HealthProbe::Tcp { port, host })
             }
             Some("http_get") => {
                 let url = f.req::<String>(d, "url");
@@ -581,7 +565,9 @@ impl Decode for HealthProbe {
             }
             _ => None,
         };
-        f.finish(d);
+        if !f.finish(d) {
+            return None;
+        }
         probe
     }
 }
@@ -619,15 +605,8 @@ impl Decode for FleetDefaults {
             Some(n) => decode_labels(d, n, &path.key("labels")),
             None => Some(BTreeMap::new()),
         };
-        let bad = [
-            ("commit", commit.is_none()),
-            ("health", health.is_none()),
-            ("drift", drift.is_none()),
-        ]
-        .iter()
-        .any(|(k, missing)| f.has(k) && *missing);
-        f.finish(d);
-        (!bad).then_some(FleetDefaults {
+        let ok = f.finish(d);
+        ok.then_some(FleetDefaults {
             commit,
             health,
             drift,
@@ -656,10 +635,8 @@ impl Decode for Policy {
         let mut f = d.fields(node, path)?;
         let name = f.req::<Name>(d, "name");
         let description = f.opt::<Text>(d, "description");
-        let bad = f.has("description") && description.is_none();
         let resources = Resources::decode_fields(d, &mut f);
-        f.finish(d);
-        if bad {
+        if !f.finish(d) {
             return None;
         }
         Some(Policy {

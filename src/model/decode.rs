@@ -135,6 +135,7 @@ impl Decoder {
                 entries,
                 used: vec![false; entries.len()],
                 asked: Vec::new(),
+                failed: false,
             }),
             other => {
                 self.error(
@@ -210,6 +211,8 @@ pub struct Fields<'n> {
     entries: &'n [(Node, Node)],
     used: Vec<bool>,
     asked: Vec<&'static str>,
+    /// Whether a field was missing or present but invalid (its error is recorded).
+    failed: bool,
 }
 
 impl<'n> Fields<'n> {
@@ -245,10 +248,23 @@ impl<'n> Fields<'n> {
             .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
     }
 
-    /// An optional field: `None` when absent or null, or when invalid (the error is recorded).
+    /// Decode a present field, remembering a failure.
+    fn decode_node<T: Decode>(&mut self, d: &mut Decoder, node: &Node, key: &str) -> Option<T> {
+        let v = T::decode(d, node, &self.path.key(key));
+        self.failed |= v.is_none();
+        v
+    }
+
+    /// Mark the mapping as failed by a check of the caller's (its error is recorded).
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    /// An optional field: `None` when absent or null, or when invalid (the error is recorded
+    /// and [`Fields::finish`] returns false).
     pub fn opt<T: Decode>(&mut self, d: &mut Decoder, key: &'static str) -> Option<T> {
         let node = self.node(key)?;
-        T::decode(d, node, &self.path.key(key))
+        self.decode_node(d, node, key)
     }
 
     /// An optional field with a default when absent. `None` only when present and invalid.
@@ -259,27 +275,29 @@ impl<'n> Fields<'n> {
     ) -> Option<T> {
         match self.node(key) {
             None => Some(T::default()),
-            Some(node) => T::decode(d, node, &self.path.key(key)),
+            Some(node) => self.decode_node(d, node, key),
         }
     }
 
     /// A required field; a missing one is an error at the mapping's position.
     pub fn req<T: Decode>(&mut self, d: &mut Decoder, key: &'static str) -> Option<T> {
         match self.node(key) {
-            Some(node) => T::decode(d, node, &self.path.key(key)),
+            Some(node) => self.decode_node(d, node, key),
             None => {
                 d.error(
                     self.pos,
                     &self.path,
                     format!("missing required field `{key}`"),
                 );
+                self.failed = true;
                 None
             }
         }
     }
 
-    /// Report every key nobody asked for, with a suggestion among the asked ones.
-    pub fn finish(self, d: &mut Decoder) {
+    /// Report every key nobody asked for, with a suggestion among the asked ones. Returns
+    /// whether every field asked for was present when required, and valid.
+    pub fn finish(self, d: &mut Decoder) -> bool {
         for (i, (k, _)) in self.entries.iter().enumerate() {
             if self.used[i] {
                 continue;
@@ -306,6 +324,7 @@ impl<'n> Fields<'n> {
             }
             d.error(k.pos, &self.path.key(&name), msg);
         }
+        !self.failed
     }
 }
 

@@ -8,12 +8,13 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::decode::{Decode, Decoder, FieldPath, Fields, Located};
+use super::decode::{Decode, Decoder, FieldPath, Fields, Located, int_in};
 use super::values::{
     AddressMatch, Family, GroupName, Interface, PortSpec, Prefix, RuleId, RuleNumber, RuleSetName,
     Text,
 };
 use crate::yaml::Node;
+use crate::yaml::Pos;
 
 /// Where a rule set takes effect: traffic coming in on, going out of, or addressed to the
 /// appliance through an interface.
@@ -342,10 +343,8 @@ impl Decode for RuleSet {
         let description = f.opt(d, "description");
         let attach = f.or_default::<Vec<Attachment>>(d, "attach");
         let rules = f.or_default::<Vec<Rule>>(d, "rules");
-        let bad_description = f.has("description") && description.is_none();
-        f.finish(d);
+        let mut ok = f.finish(d);
         let (family, rules) = (family?, rules?);
-        let mut ok = !bad_description;
         for (i, rule) in rules.iter().enumerate() {
             ok &= rule.check_family(d, family, &path.key("rules").index(i));
         }
@@ -370,21 +369,43 @@ impl Decode for TrafficMatch {
         let address = f.opt::<AddressMatch>(d, "address");
         let group = f.opt::<GroupName>(d, "group");
         let port = f.opt::<PortSpec>(d, "port");
-        let bad = (f.has("address") && address.is_none())
-            || (f.has("group") && group.is_none())
-            || (f.has("port") && port.is_none());
         let pos = f.pos();
-        f.finish(d);
+        let ok = f.finish(d);
         if address.is_some() && group.is_some() {
             d.error(pos, path, "only one of `address` or `group` can be given");
             return None;
         }
-        (!bad).then_some(TrafficMatch {
+        ok.then_some(TrafficMatch {
             address,
             group,
             port,
         })
     }
+}
+
+/// Ports only mean something with tcp, udp or tcp_udp (VyOS refuses the commit otherwise).
+/// Records an error for each port field given with another protocol; false if any.
+fn ports_need_protocol(
+    d: &mut Decoder,
+    pos: Pos,
+    protocol: Protocol,
+    ports: &[(FieldPath, bool)],
+) -> bool {
+    let mut ok = true;
+    for (path, given) in ports {
+        if *given && !protocol.has_ports() {
+            d.error(
+                pos,
+                path,
+                format!(
+                    "ports need protocol tcp, udp or tcp_udp (protocol is {})",
+                    protocol.as_str()
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 impl Rule {
@@ -425,27 +446,15 @@ impl Decode for Rule {
         let log = f.or_default::<bool>(d, "log");
         let disabled = f.or_default::<bool>(d, "disabled");
         let description = f.opt::<Text>(d, "description");
-        let bad = (f.has("source") && source.is_none())
-            || (f.has("destination") && destination.is_none())
-            || (f.has("description") && description.is_none());
         let pos = f.pos();
-        f.finish(d);
+        let ok = f.finish(d);
         let protocol = protocol?;
-        let mut ok = !bad;
-        for (side, ep) in [("source", &source), ("destination", &destination)] {
-            if ep.as_ref().is_some_and(|e| e.port.is_some()) && !protocol.has_ports() {
-                d.error(
-                    pos,
-                    &path.key(side).key("port"),
-                    format!(
-                        "ports need protocol tcp, udp or tcp_udp (protocol is {})",
-                        protocol.as_str()
-                    ),
-                );
-                ok = false;
-            }
-        }
-        if !ok {
+        let has_port = |m: &Option<TrafficMatch>| m.as_ref().is_some_and(|e| e.port.is_some());
+        let ports = [
+            (path.key("source").key("port"), has_port(&source)),
+            (path.key("destination").key("port"), has_port(&destination)),
+        ];
+        if !(ports_need_protocol(d, pos, protocol, &ports) && ok) {
             return None;
         }
         Some(Rule {
@@ -478,21 +487,10 @@ impl Decode for NatDestination {
         let source_address = f.opt::<AddressMatch>(d, "source_address");
         let translation_address = f.opt(d, "translation_address");
         let translation_port = f.opt::<PortSpec>(d, "translation_port");
-        let bad = [
-            ("description", description.is_none()),
-            ("external_address", external_address.is_none()),
-            ("external_port", external_port.is_none()),
-            ("source_address", source_address.is_none()),
-            ("translation_address", translation_address.is_none()),
-            ("translation_port", translation_port.is_none()),
-        ]
-        .iter()
-        .any(|(k, missing)| f.has(k) && *missing);
         let pos = f.pos();
-        f.finish(d);
+        let mut ok = f.finish(d);
         let protocol = protocol?;
-        let mut ok = !bad;
-        if translation_address.is_none() && translation_port.is_none() && !bad {
+        if ok && translation_address.is_none() && translation_port.is_none() {
             d.error(
                 pos,
                 path,
@@ -500,23 +498,11 @@ impl Decode for NatDestination {
             );
             ok = false;
         }
-        for (key, spec) in [
-            ("external_port", &external_port),
-            ("translation_port", &translation_port),
-        ] {
-            if spec.is_some() && !protocol.has_ports() {
-                d.error(
-                    pos,
-                    &path.key(key),
-                    format!(
-                        "ports need protocol tcp, udp or tcp_udp (protocol is {})",
-                        protocol.as_str()
-                    ),
-                );
-                ok = false;
-            }
-        }
-        if !ok {
+        let ports = [
+            (path.key("external_port"), external_port.is_some()),
+            (path.key("translation_port"), translation_port.is_some()),
+        ];
+        if !(ports_need_protocol(d, pos, protocol, &ports) && ok) {
             return None;
         }
         Some(NatDestination {
@@ -565,9 +551,7 @@ impl Decode for NatSource {
         let outbound_interface = f.req(d, "outbound_interface");
         let source_prefix = f.req(d, "source_prefix");
         let translation = f.req(d, "translation");
-        let bad = f.has("description") && description.is_none();
-        f.finish(d);
-        if bad {
+        if !f.finish(d) {
             return None;
         }
         Some(NatSource {
@@ -603,23 +587,17 @@ impl Decode for StaticRoute {
         let next_hop = f.opt::<super::values::Address>(d, "next_hop");
         let interface = f.opt::<Interface>(d, "interface");
         let blackhole = f.or_default::<bool>(d, "blackhole");
-        let distance = f
-            .node("distance")
-            .and_then(|n| super::decode::int_in(d, n, &path.key("distance"), 1, 255, "distance"))
-            .map(|n| n as u8);
+        let distance = match f.node("distance") {
+            None => Some(None),
+            Some(n) => {
+                int_in(d, n, &path.key("distance"), 1, 255, "distance").map(|n| Some(n as u8))
+            }
+        };
         let description = f.opt::<Text>(d, "description");
-        let bad = [
-            ("next_hop", next_hop.is_none()),
-            ("interface", interface.is_none()),
-            ("distance", distance.is_none()),
-            ("description", description.is_none()),
-        ]
-        .iter()
-        .any(|(k, missing)| f.has(k) && *missing);
         let pos = f.pos();
-        f.finish(d);
-        let (prefix, blackhole) = (prefix?, blackhole?);
-        if bad {
+        let ok = f.finish(d);
+        let (prefix, blackhole, distance) = (prefix?, blackhole?, distance?);
+        if !ok {
             return None;
         }
         let targets = usize::from(next_hop.is_some())
@@ -634,7 +612,7 @@ impl Decode for StaticRoute {
             return None;
         }
         if let Some(nh) = next_hop
-            && super::values::Family::of(&nh.0) != prefix.family()
+            && Family::of(&nh.0) != prefix.family()
         {
             d.error(
                 pos,

@@ -100,74 +100,47 @@ macro_rules! text_type {
     };
 }
 
-fn check_dns_label(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` is not a DNS label (1-63 characters of a-z, 0-9 and `-`, not starting or ending with `-`)"
-        ))
-    }
+/// Defines a text type whose whole rule is a regular expression: the same pattern validates the
+/// value and goes into the JSON Schema, so the two cannot drift apart.
+macro_rules! pattern_type {
+    ($(#[$doc:meta])* $name:ident, $schema_name:literal, $pattern:literal, $what:literal) => {
+        text_type!($(#[$doc])* $name, $schema_name, Some($pattern), |s| {
+            static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                regex::Regex::new($pattern).expect("invariant: the pattern of a value type is a valid regex")
+            });
+            if RE.is_match(s) { Ok(()) } else { Err(format!(concat!("`{}` is not ", $what), s)) }
+        });
+    };
 }
 
-text_type!(
+pattern_type!(
     /// An appliance or policy name: a DNS label.
-    Name, "Name", Some("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), check_dns_label
+    Name, "Name", "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "a DNS label (1-63 characters of a-z, 0-9 and `-`, not starting or ending with `-`)"
 );
 
-text_type!(
+pattern_type!(
     /// A dictionary name such as `vyos-1.4` or `pfsense-2.7`.
-    DictionaryName, "DictionaryName", Some("^[a-z0-9][a-z0-9.-]{0,63}$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-            && !s.starts_with(['-', '.']);
-        if ok { Ok(()) } else { Err(format!("`{s}` is not a dictionary name (like `vyos-1.4`: a-z, 0-9, `.` and `-`)")) }
-    }
+    DictionaryName, "DictionaryName", "^[a-z0-9][a-z0-9.-]{0,63}$",
+    "a dictionary name (like `vyos-1.4`: a-z, 0-9, `.` and `-`)"
 );
 
-text_type!(
-    /// A firewall rule-set name as VyOS accepts it: 1-28 of A-Z, a-z, 0-9, `_` and `-`, not
-    /// starting with `-`.
-    RuleSetName, "RuleSetName", Some("^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 28
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            && !s.starts_with('-');
-        if ok { Ok(()) } else { Err(format!("`{s}` is not a rule-set name (1-28 of A-Z, a-z, 0-9, `_`, `-`)")) }
-    }
+pattern_type!(
+    /// A firewall rule-set name as VyOS accepts it.
+    RuleSetName, "RuleSetName", "^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}$",
+    "a rule-set name (1-28 of A-Z, a-z, 0-9, `_`, `-`)"
 );
 
-text_type!(
+pattern_type!(
     /// A stable rule key, unique within its rule set: what git history follows when numbers change.
-    RuleId, "RuleId", Some("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-            && s.as_bytes()[0].is_ascii_alphanumeric();
-        if ok { Ok(()) } else { Err(format!("`{s}` is not a rule id (1-64 of A-Z, a-z, 0-9, `_`, `.`, `-`)")) }
-    }
+    RuleId, "RuleId", "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+    "a rule id (1-64 of A-Z, a-z, 0-9, `_`, `.`, `-`)"
 );
 
-text_type!(
+pattern_type!(
     /// A network interface name (Linux: at most 15 bytes) such as `eth0`, `eth0.10`, `bond1`.
-    Interface, "Interface", Some("^[A-Za-z][A-Za-z0-9._-]{0,14}$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 15
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-            && s.as_bytes()[0].is_ascii_alphabetic();
-        if ok { Ok(()) } else { Err(format!("`{s}` is not an interface name (a letter, then up to 14 of A-Z, a-z, 0-9, `.`, `_`, `-`)")) }
-    }
+    Interface, "Interface", "^[A-Za-z][A-Za-z0-9._-]{0,14}$",
+    "an interface name (a letter, then up to 14 of A-Z, a-z, 0-9, `.`, `_`, `-`)"
 );
 
 text_type!(
@@ -182,16 +155,10 @@ text_type!(
     }
 );
 
-text_type!(
+pattern_type!(
     /// An address-group name (a firewall group on the device).
-    GroupName, "GroupName", Some("^[A-Za-z0-9_][A-Za-z0-9_-]{0,30}$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 31
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            && !s.starts_with('-');
-        if ok { Ok(()) } else { Err(format!("`{s}` is not a group name (1-31 of A-Z, a-z, 0-9, `_`, `-`)")) }
-    }
+    GroupName, "GroupName", "^[A-Za-z0-9_][A-Za-z0-9_-]{0,30}$",
+    "a group name (1-31 of A-Z, a-z, 0-9, `_`, `-`)"
 );
 
 text_type!(
@@ -247,16 +214,10 @@ text_type!(
     }
 );
 
-text_type!(
+pattern_type!(
     /// A label key (`site`, `tenant`, `team.example/owner`).
-    LabelKey, "LabelKey", Some("^[a-z0-9]([a-z0-9_./-]{0,62})$"),
-    |s| {
-        let ok = !s.is_empty()
-            && s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_./-".contains(&b))
-            && s.as_bytes()[0].is_ascii_alphanumeric();
-        if ok { Ok(()) } else { Err(format!("`{s}` is not a label key (a-z, 0-9, `_`, `.`, `/`, `-`; at most 63)")) }
-    }
+    LabelKey, "LabelKey", "^[a-z0-9][a-z0-9_./-]{0,62}$",
+    "a label key (a-z, 0-9, `_`, `.`, `/`, `-`; at most 63)"
 );
 
 /// A credential, by reference only: `env:NAME`, `file:/absolute/path` or `credential:NAME`
