@@ -89,16 +89,17 @@ const WARNING_VYATTA: &str = "/* Warning: Do not remove the following line. */";
 /// Splits text at the footer's "Warning" line, if what follows is a valid 3-line footer.
 /// Returns the body and the footer; without a valid footer the whole text is the body.
 pub fn split_footer(text: &str) -> (&str, Option<VersionFooter>) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed == WARNING_VYOS || trimmed == WARNING_VYATTA {
-            return match parse_footer(&text[offset..]) {
-                Some(f) => (&text[..offset], Some(f)),
+    const MARK: &str = "Warning: Do not remove the following line.";
+    for (at, _) in text.match_indices(MARK) {
+        let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let line = text[start..end].trim();
+        if line == WARNING_VYOS || line == WARNING_VYATTA {
+            return match parse_footer(&text[start..]) {
+                Some(f) => (&text[..start], Some(f)),
                 None => (text, None),
             };
         }
-        offset += line.len();
     }
     (text, None)
 }
@@ -158,6 +159,9 @@ fn parse_footer(text: &str) -> Option<VersionFooter> {
 /// inside a match. With `undo`, the output pass (`unescape_backslash`): `\\` becomes `\`.
 pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
     let b = text.as_bytes();
+    if !b.contains(&b'\\') {
+        return Cow::Borrowed(text);
+    }
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;

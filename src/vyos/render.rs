@@ -304,7 +304,7 @@ fn render_values(out: &mut String, node: &Node, level: usize, style: &BootStyle)
 /// `show configuration commands` (vyos1x-config `render_commands`): one `set` line per value,
 /// depth first in natural order, each node's `comment` line after its `set` lines.
 pub fn render_commands(tree: &ConfigTree) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(commands_len(tree.root(), 3));
     let mut prefix = String::from("set");
     for child in tree.root().children() {
         commands_node(&mut out, &mut prefix, child, false);
@@ -314,12 +314,31 @@ pub fn render_commands(tree: &ConfigTree) -> String {
 
 /// Like [`render_commands`] with secret values hidden.
 pub fn render_commands_masked(tree: &ConfigTree) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(commands_len(tree.root(), 3));
     let mut prefix = String::from("set");
     for child in tree.root().children() {
         commands_node(&mut out, &mut prefix, child, true);
     }
     out
+}
+
+/// The length of the commands text, assuming no value needs escaping (a capacity hint).
+fn commands_len(node: &Node, prefix: usize) -> usize {
+    let mut n = 0;
+    for child in node.children() {
+        let p = prefix + 1 + child.name().len();
+        n += if child.children().is_empty() {
+            if child.values().is_empty() {
+                p + 1
+            } else {
+                child.values().iter().map(|v| p + v.len() + 4).sum()
+            }
+        } else {
+            commands_len(child, p)
+        };
+        n += child.comment().map_or(0, |c| p + 4 + 4 + c.len());
+    }
+    n
 }
 
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, mask: bool) {
