@@ -288,15 +288,18 @@ impl ConfigTree {
             validate_value(v).map_err(|message| Error::InvalidValue { message })?;
         }
         let mut node = &mut self.root;
-        let mut created = false;
-        for word in path {
+        let mut first_new = None;
+        for (k, word) in path.iter().enumerate() {
             let (child, new) = node.child_or_insert(word.as_ref());
-            created = new;
+            if new && first_new.is_none() {
+                first_new = Some(k);
+            }
             node = child;
         }
-        if created {
+        if let Some(first_new) = first_new {
             node.leaf = true;
             node.values.extend(value.map(str::to_owned));
+            self.infer_tags(path, first_new);
             return Ok(SetOutcome::Created);
         }
         let Some(v) = value else {
@@ -320,6 +323,33 @@ impl ConfigTree {
                 } else {
                     SetOutcome::Added
                 })
+            }
+        }
+    }
+
+    /// Gives new nodes the tag flag that the same node has under a sibling instance: after
+    /// `set firewall ipv4 name NEW rule 10 ...`, `rule` under `NEW` is a tag node if `rule` is
+    /// one under another `name`. Set commands carry no tag flags; this keeps config.boot output
+    /// right for trees loaded from config.boot and then edited.
+    fn infer_tags<S: AsRef<str>>(&mut self, path: &[S], first_new: usize) {
+        for k in first_new.max(2)..path.len() {
+            let Some(tag_node) = self.root.get(&path[..k - 1]) else {
+                return;
+            };
+            if !tag_node.tag {
+                continue;
+            }
+            let instance = path[k - 1].as_ref();
+            let name = path[k].as_ref();
+            let inferred = tag_node
+                .children
+                .iter()
+                .filter(|i| i.name != instance)
+                .find_map(|i| i.child(name))
+                .is_some_and(|n| n.tag);
+            if inferred && let Some(n) = self.root.get_mut(&path[..=k]) {
+                n.tag = true;
+                n.leaf = false;
             }
         }
     }
@@ -578,6 +608,25 @@ mod tests {
         check(
             "a\nb",
             Err("Cannot use the newline character in a value string"),
+        );
+    }
+
+    #[test]
+    fn new_nodes_take_tag_flags_from_sibling_instances() {
+        let mut t = ConfigTree::new();
+        t.set(&p("firewall name WAN rule 10 action"), Some("accept"))
+            .ok();
+        t.set_tag(&p("firewall name"), true).ok();
+        t.set_tag(&p("firewall name WAN rule"), true).ok();
+        t.set(&p("firewall name LAN rule 5 action"), Some("drop"))
+            .ok();
+        assert!(
+            t.get(&p("firewall name LAN rule"))
+                .is_some_and(Node::is_tag)
+        );
+        assert!(
+            !t.get(&p("firewall name LAN rule 5"))
+                .is_some_and(Node::is_tag)
         );
     }
 
