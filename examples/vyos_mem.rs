@@ -48,6 +48,30 @@ fn main() {
                 t0.elapsed()
             );
         }
+        Some("timing") => {
+            // Best of N runs of each step, to see through a busy machine.
+            let text = read(&args[2]);
+            let (mut p, mut r, mut d) = (f64::MAX, f64::MAX, f64::MAX);
+            for _ in 0..args.get(3).and_then(|n| n.parse().ok()).unwrap_or(10) {
+                let t0 = Instant::now();
+                let tree = parse(&text);
+                let t1 = Instant::now();
+                let out = vyos::render_commands(&tree);
+                let t2 = Instant::now();
+                drop(tree);
+                drop(out);
+                let t3 = Instant::now();
+                p = p.min((t1 - t0).as_secs_f64());
+                r = r.min((t2 - t1).as_secs_f64());
+                d = d.min((t3 - t2).as_secs_f64());
+            }
+            println!(
+                "best: parse {:.1} ms, render commands {:.1} ms, drop {:.1} ms",
+                p * 1e3,
+                r * 1e3,
+                d * 1e3
+            );
+        }
         Some("diff") => {
             let (a, b) = (read(&args[2]), read(&args[3]));
             let (ta, tb) = (parse(&a), parse(&b));

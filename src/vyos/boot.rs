@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::Error;
 use super::natural::natural_cmp;
-use super::tree::{ConfigTree, Node};
+use super::tree::{ConfigTree, Node, Values};
 
 /// Deepest brace nesting accepted.
 pub const MAX_NESTING: usize = 200;
@@ -211,11 +211,12 @@ pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
     let mut p = Parser {
         lx: Lexer::new(&pre),
         peeked: None,
+        stack: Vec::new(),
     };
     let root_children = p.contents(0, false)?;
     Ok(ConfigTree::from_root(Node::from_parts(
         String::new(),
-        Vec::new(),
+        Values::new(),
         root_children,
         None,
         false,
@@ -427,6 +428,9 @@ impl<'a> Lexer<'a> {
 struct Parser<'a> {
     lx: Lexer<'a>,
     peeked: Option<(Tok<'a>, Pos)>,
+    /// Children of the nodes being parsed, innermost last; each node takes its own off the
+    /// top into an exactly sized `Vec`.
+    stack: Vec<Node>,
 }
 
 fn syntax(at: Pos) -> Error {
@@ -467,7 +471,7 @@ impl<'a> Parser<'a> {
         closing: bool,
         prefix: Option<&str>,
     ) -> Result<Vec<Node>, Error> {
-        let mut raw = Vec::new();
+        let start = self.stack.len();
         loop {
             let (tok, at) = self.peek()?;
             let at = *at;
@@ -475,12 +479,17 @@ impl<'a> Parser<'a> {
                 Tok::Comment(_) | Tok::Ident(_) => {}
                 Tok::RBrace if closing => {
                     self.bump()?;
+                    let raw: Vec<Node> = self.stack.drain(start..).collect();
                     return finish_children(raw, prefix, at);
                 }
-                Tok::Eof if !closing => return finish_children(raw, prefix, at),
+                Tok::Eof if !closing => {
+                    let raw: Vec<Node> = self.stack.drain(start..).collect();
+                    return finish_children(raw, prefix, at);
+                }
                 _ => return Err(syntax(at)),
             }
-            raw.push(self.node_content(depth)?);
+            let node = self.node_content(depth)?;
+            self.stack.push(node);
         }
     }
 
@@ -502,7 +511,7 @@ impl<'a> Parser<'a> {
                 let children = self.contents_named(depth, true, Some(name))?;
                 Ok(Node::from_parts(
                     name.to_owned(),
-                    Vec::new(),
+                    Values::new(),
                     children,
                     comment,
                     false,
@@ -511,7 +520,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Newline | Tok::Eof => Ok(Node::from_parts(
                 name.to_owned(),
-                Vec::new(),
+                Values::new(),
                 Vec::new(),
                 comment,
                 false,
@@ -527,7 +536,7 @@ impl<'a> Parser<'a> {
                 match tok {
                     Tok::Newline | Tok::Eof => Ok(Node::from_parts(
                         name.to_owned(),
-                        vec![value],
+                        smallvec::smallvec![value],
                         Vec::new(),
                         comment,
                         false,
@@ -538,10 +547,10 @@ impl<'a> Parser<'a> {
                         let prefix = format!("{name} {value}");
                         let children = self.contents_named(depth, true, Some(&prefix))?;
                         let inner =
-                            Node::from_parts(value, Vec::new(), children, comment, false, false);
+                            Node::from_parts(value, Values::new(), children, comment, false, false);
                         Ok(Node::from_parts(
                             name.to_owned(),
-                            Vec::new(),
+                            Values::new(),
                             vec![inner],
                             None,
                             true,
@@ -573,6 +582,13 @@ const OCAML_SPACE: &[char] = &[' ', '\u{c}', '\n', '\r', '\t'];
 /// `Vytree.merge_children` + `sort_children` + `find_duplicate_children` for one node's
 /// children, in the order the Menhir actions run them.
 fn finish_children(mut raw: Vec<Node>, prefix: Option<&str>, at: Pos) -> Result<Vec<Node>, Error> {
+    // The common case, a file VyOS wrote: already sorted, no repeats, nothing to merge.
+    if raw
+        .windows(2)
+        .all(|w| natural_cmp(w[0].name(), w[1].name()) == std::cmp::Ordering::Less)
+    {
+        return Ok(raw);
+    }
     raw.sort_by(|a, b| natural_cmp(a.name(), b.name()));
     let mut out: Vec<Node> = Vec::with_capacity(raw.len());
     let mut merged_any = false;

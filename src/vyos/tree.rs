@@ -25,8 +25,13 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use super::Error;
 use super::natural::natural_cmp;
+
+/// Leaf values: almost always one, kept inline to save an allocation per leaf.
+pub(crate) type Values = SmallVec<[String; 1]>;
 
 /// A path of node names (and tag values) from the root, such as `firewall ipv4 name WAN-IN`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -75,7 +80,7 @@ impl<S: AsRef<str>> From<&[S]> for Path {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
     name: String,
-    values: Vec<String>,
+    values: Values,
     children: Vec<Node>,
     comment: Option<String>,
     tag: bool,
@@ -93,7 +98,7 @@ impl Node {
 
     pub(crate) fn from_parts(
         name: String,
-        values: Vec<String>,
+        values: Values,
         children: Vec<Node>,
         comment: Option<String>,
         tag: bool,
@@ -140,14 +145,14 @@ impl Node {
         self.find(name).ok().map(|i| &self.children[i])
     }
 
-    pub(crate) fn into_values_children(self) -> (Vec<String>, Vec<Node>) {
+    pub(crate) fn into_values_children(self) -> (Values, Vec<Node>) {
         (self.values, self.children)
     }
 
     pub(crate) fn children_mut(&mut self) -> &mut Vec<Node> {
         &mut self.children
     }
-    pub(crate) fn values_mut(&mut self) -> &mut Vec<String> {
+    pub(crate) fn values_mut(&mut self) -> &mut Values {
         &mut self.values
     }
 
