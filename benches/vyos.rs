@@ -38,6 +38,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("diff_1pct", |bench| {
         bench.iter(|| vyos::diff(black_box(&ta), black_box(&tb), &[]));
     });
+    g.bench_function("parse_both+diff_1pct", |bench| {
+        bench.iter(|| {
+            let (x, y) = (parse_tree(black_box(&a)), parse_tree(black_box(&b)));
+            vyos::diff(&x, &y, &[])
+        });
+    });
     g.bench_function("render_boot", |bench| {
         bench.iter(|| vyos::render_boot(black_box(&ta), &vyos::BootStyle::vyos_1_5()));
     });

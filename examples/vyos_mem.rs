@@ -72,6 +72,18 @@ fn main() {
                 d * 1e3
             );
         }
+        Some("difftiming") => {
+            let (a, b) = (read(&args[2]), read(&args[3]));
+            let (ta, tb) = (parse(&a), parse(&b));
+            let mut best = f64::MAX;
+            for _ in 0..args.get(4).and_then(|n| n.parse().ok()).unwrap_or(10) {
+                let t0 = Instant::now();
+                let cmds = vyos::diff(&ta, &tb, &[]);
+                best = best.min(t0.elapsed().as_secs_f64());
+                drop(cmds);
+            }
+            println!("best: diff {:.1} ms", best * 1e3);
+        }
         Some("diff") => {
             let (a, b) = (read(&args[2]), read(&args[3]));
             let (ta, tb) = (parse(&a), parse(&b));

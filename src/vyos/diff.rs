@@ -32,6 +32,15 @@ struct Out {
     comments: Vec<Command>,
 }
 
+/// Natural order of two child names; equal names (the common case in a diff) skip the walk.
+fn name_cmp(x: &Node, y: &Node) -> Ordering {
+    if x.name() == y.name() {
+        Ordering::Equal
+    } else {
+        natural_cmp(x.name(), y.name())
+    }
+}
+
 fn owned(path: &[&str]) -> Vec<String> {
     path.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -117,7 +126,7 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     let (mut i, mut j) = (0, 0);
     while i < ac.len() || j < bc.len() {
         let ord = match (ac.get(i), bc.get(j)) {
-            (Some(x), Some(y)) => natural_cmp(x.name(), y.name()),
+            (Some(x), Some(y)) => name_cmp(x, y),
             (Some(_), None) => Ordering::Less,
             _ => Ordering::Greater,
         };
@@ -298,7 +307,7 @@ impl<'p> Compare<'p> {
                 let (mut i, mut j) = (0, 0);
                 while i < ac.len() || j < bc.len() {
                     let ord = match (ac.get(i), bc.get(j)) {
-                        (Some(p), Some(q)) => natural_cmp(p.name(), q.name()),
+                        (Some(p), Some(q)) => name_cmp(p, q),
                         (Some(_), None) => Ordering::Less,
                         _ => Ordering::Greater,
                     };
