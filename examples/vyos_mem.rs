@@ -85,12 +85,13 @@ fn main() {
             println!("best: diff {:.1} ms", best * 1e3);
         }
         Some("diff") => {
+            // Like `vnfsync vyos diff`: read and parse both files, then diff.
+            let t0 = Instant::now();
             let (a, b) = (read(&args[2]), read(&args[3]));
             let (ta, tb) = (parse(&a), parse(&b));
-            let t0 = Instant::now();
             let cmds = vyos::diff(&ta, &tb, &[]);
             println!(
-                "inputs {} + {} bytes, {} commands, diff {:?}",
+                "inputs {} + {} bytes, {} commands, read+parse both+diff {:?}",
                 a.len(),
                 b.len(),
                 cmds.len(),
