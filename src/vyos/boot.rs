@@ -156,8 +156,8 @@ fn parse_footer(text: &str) -> Option<VersionFooter> {
 
 /// The input pass of vyos-1x `configtree.py` (`escape_backslash`): the regex
 /// `("[^"]*[\\][^"]*"\n|'[^']*[\\][^']*'\n)` applied left to right, doubling each backslash
-/// inside a match. With `undo`, the output pass (`unescape_backslash`): `\\` becomes `\`.
-pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
+/// inside a match. (The output pass, `unescape_backslash`, is applied per value in `render`.)
+pub(crate) fn pre_escape(text: &str) -> Cow<'_, str> {
     let b = text.as_bytes();
     if !b.contains(&b'\\') {
         return Cow::Borrowed(text);
@@ -176,11 +176,7 @@ pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
                 let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
                 o.push_str(&text[copied..i + 1]);
                 let inner_str = &text[i + 1..close];
-                if undo {
-                    o.push_str(&inner_str.replace("\\\\", "\\"));
-                } else {
-                    o.push_str(&inner_str.replace('\\', "\\\\"));
-                }
+                o.push_str(&inner_str.replace('\\', "\\\\"));
                 copied = i + 1 + inner_str.len();
                 i = close + 2;
                 continue;
@@ -207,7 +203,7 @@ pub fn parse_boot_file(text: &str) -> Result<BootFile, Error> {
 /// Parses config.boot text that has no footer (or whose footer is made of `//` lines, which the
 /// lexer skips anyway).
 pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
-    let pre = backslash_pass(text, false);
+    let pre = pre_escape(text);
     let mut p = Parser {
         lx: Lexer::new(&pre),
         peeked: None,
@@ -805,11 +801,14 @@ mod tests {
     }
 
     #[test]
-    fn backslash_pass_matches_the_regex() {
-        assert_eq!(backslash_pass("a \"x\\y\"\n", false), "a \"x\\\\y\"\n");
-        assert_eq!(backslash_pass("a \"x\\y\" {", false), "a \"x\\y\" {");
-        assert_eq!(backslash_pass("a 'x\\y'\n", false), "a 'x\\\\y'\n");
-        assert_eq!(backslash_pass("a \"x\\\\y\"\n", true), "a \"x\\y\"\n");
-        assert_eq!(backslash_pass("\"\n", false), "\"\n");
+    fn pre_escape_matches_the_regex() {
+        assert_eq!(pre_escape("a \"x\\y\"\n"), "a \"x\\\\y\"\n");
+        assert_eq!(pre_escape("a \"x\\y\" {"), "a \"x\\y\" {");
+        assert_eq!(pre_escape("a 'x\\y'\n"), "a 'x\\\\y'\n");
+        assert_eq!(pre_escape("\"\n"), "\"\n");
+        assert_eq!(
+            pre_escape("/* \" */ b \"c\\d\"\n"),
+            "/* \" */ b \"c\\\\d\"\n"
+        );
     }
 }

@@ -120,7 +120,7 @@ pub fn detect(text: &str) -> InputKind {
 }
 
 /// Builds a tree from a command list, replaying it on an empty tree ([`SetMode::Add`]).
-pub fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
+fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
     for located in commands::parse_located(text)? {
         apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {

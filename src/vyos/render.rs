@@ -24,7 +24,7 @@
 
 use std::fmt::Write as _;
 
-use super::boot::{BootFile, backslash_pass};
+use super::boot::BootFile;
 use super::commands::{MASK, is_secret};
 use super::tree::{ConfigTree, Node};
 
@@ -164,7 +164,7 @@ fn cstore_needs_quotes(v: &str) -> bool {
 
 /// The config.boot body (what `ConfigTree.to_string()` returns), without a footer.
 pub fn render_boot(tree: &ConfigTree, style: &BootStyle) -> String {
-    let mut out = String::with_capacity(estimate(tree.root()));
+    let mut out = String::new();
     for child in tree.root().children() {
         render_node(&mut out, child, 0, style);
     }
@@ -186,12 +186,6 @@ pub fn render_boot_file(file: &BootFile, style: &BootStyle) -> String {
 /// Plain `show configuration`: the cstore style with secrets hidden.
 pub fn render_show(tree: &ConfigTree) -> String {
     render_boot(tree, &BootStyle::show_configuration())
-}
-
-fn estimate(root: &Node) -> usize {
-    // A cheap guess to avoid most reallocations: 48 bytes per top-level subtree node is far too
-    // little for big configs, so grow geometrically anyway; this only seeds the capacity.
-    root.children().len() * 256
 }
 
 fn indent(out: &mut String, level: usize) {
@@ -433,12 +427,6 @@ fn json_string(out: &mut String, s: &str) {
         Ok(j) => out.push_str(&j),
         Err(_) => out.push_str("\"\""),
     }
-}
-
-/// Reads rendered config.boot text back the way VyOS does: the output-side backslash pass is
-/// the inverse of the input-side one for valid values. Exposed for tests of that symmetry.
-pub fn unescape_backslashes(text: &str) -> String {
-    backslash_pass(text, true).into_owned()
 }
 
 #[cfg(test)]

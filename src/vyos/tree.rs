@@ -19,8 +19,11 @@
 //! - `comment path ""` removes the comment.
 //!
 //! The `tag` and `leaf` flags only steer config.boot rendering (`ethernet eth0 {`, and a valueless
-//! leaf `disable` against an empty node `rest {` / `}`). Set commands carry neither, so a node
-//! created by `set` gets `tag = false`, and `leaf = true` only for the last node of the path.
+//! leaf `disable` against an empty node `rest {` / `}`). Set commands carry neither: a node
+//! created by `set` gets `leaf = true` only if it is the last node of the path, and `tag = true`
+//! only if the same node under a sibling instance of a tag node is one (`set firewall ipv4 name
+//! NEW rule 10 ...` copies the flag of `rule` under another `name`); otherwise `tag = false`, and
+//! a schema-aware caller sets it with [`ConfigTree::set_tag`].
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -186,15 +189,6 @@ impl Node {
             node = &mut node.children[i];
         }
         Some(node)
-    }
-
-    /// Depth of the deepest node below this one (0 for a childless node).
-    pub fn depth(&self) -> usize {
-        self.children
-            .iter()
-            .map(|c| c.depth() + 1)
-            .max()
-            .unwrap_or(0)
     }
 }
 
