@@ -161,6 +161,13 @@ proptest! {
         let text: String = cmds.iter().map(|c| format!("{c}\n")).collect();
         let reparsed = vyos::parse_commands(&text);
         prop_assert_eq!(reparsed.as_ref().ok(), Some(&cmds), "{}", text);
+        // The shell form reads back as the same command (the value comes last and quoted).
+        for c in cmds.iter().filter(|c| c.value.is_some()) {
+            let line = c.to_shell();
+            prop_assert!(line.is_ok(), "{:?}", line);
+            let back = vyos::parse_commands(&line.unwrap_or_default());
+            prop_assert_eq!(back.ok(), Some(vec![c.clone()]));
+        }
     }
 
     #[test]
