@@ -475,5 +475,11 @@ mod tests {
             "[interfaces ethernet eth0]\n+ address \"2001:db8::1/64\"\n- description \"WAN\"\n+ description \"Uplink\"\n[]\n- nat {\n-     source {\n-         rule 10 {\n-             exclude\n-         }\n-     }\n- }\n"
         );
         assert_eq!(render_compare(&a, &a, &[]), "");
+        // A top-level change first gets no header at all (VyOS starts from the empty path).
+        let c = tree("system {\n host-name r1\n}\n");
+        assert_eq!(
+            render_compare(&ConfigTree::new(), &c, &[]),
+            "+ system {\n+     host-name \"r1\"\n+ }\n"
+        );
     }
 }

@@ -154,3 +154,23 @@ impl ConfigTree {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: InputKind) {
+        assert_eq!(detect(input), expected, "{input:?}");
+    }
+
+    #[test]
+    fn detects_the_input_kind() {
+        check("set a 'b'\n", InputKind::Commands);
+        check("# made by hand\n\n  delete a\n", InputKind::Commands);
+        check("comment a 'x'", InputKind::Commands);
+        check("interfaces {\n}\n", InputKind::Boot);
+        check("set {\n}\n", InputKind::Boot);
+        check("/* c */ settings\n", InputKind::Boot);
+        check("", InputKind::Boot);
+    }
+}

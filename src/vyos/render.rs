@@ -382,7 +382,9 @@ fn push_quoted_value(out: &mut String, v: &str) {
 
 /// The JSON of `show configuration json` / the API's `showConfig` (reference §2.3): a single
 /// value is a string, several a list, a valueless leaf or empty node `{}`, tag nodes nest.
-/// Compact, keys in natural order.
+/// Compact, keys in natural order. Strings are escaped as JSON (VyOS's renderer uses
+/// `escape_string`, which writes control bytes as `\DDD`, not valid JSON; the two agree on
+/// every value cstore accepts that has no control byte other than tab).
 pub fn render_json(tree: &ConfigTree) -> String {
     let mut out = String::new();
     json_object(&mut out, tree.root());
