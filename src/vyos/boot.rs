@@ -209,7 +209,7 @@ pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
         peeked: None,
         stack: Vec::new(),
     };
-    let root_children = p.contents(0, false)?;
+    let root_children = p.contents(0, false, None)?;
     Ok(ConfigTree::from_root(Node::from_parts(
         String::new(),
         Values::new(),
@@ -439,13 +439,11 @@ fn syntax(at: Pos) -> Error {
 
 impl<'a> Parser<'a> {
     fn peek(&mut self) -> Result<&(Tok<'a>, Pos), Error> {
-        if self.peeked.is_none() {
-            self.peeked = Some(self.lx.next()?);
-        }
-        match &self.peeked {
-            Some(t) => Ok(t),
-            None => unreachable!("peeked was just filled"),
-        }
+        let tok = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lx.next()?,
+        };
+        Ok(self.peeked.insert(tok))
     }
 
     fn bump(&mut self) -> Result<(Tok<'a>, Pos), Error> {
@@ -457,11 +455,7 @@ impl<'a> Parser<'a> {
 
     /// `node_content*` up to `}` (if `closing`) or EOF; children merged, sorted and checked.
     /// `prefix` names the enclosing node for duplicate errors.
-    fn contents(&mut self, depth: usize, closing: bool) -> Result<Vec<Node>, Error> {
-        self.contents_named(depth, closing, None)
-    }
-
-    fn contents_named(
+    fn contents(
         &mut self,
         depth: usize,
         closing: bool,
@@ -504,7 +498,7 @@ impl<'a> Parser<'a> {
         match tok {
             Tok::LBrace => {
                 let depth = self.deeper(depth, at)?;
-                let children = self.contents_named(depth, true, Some(name))?;
+                let children = self.contents(depth, true, Some(name))?;
                 Ok(Node::from_parts(
                     name.to_owned(),
                     Values::new(),
@@ -541,7 +535,7 @@ impl<'a> Parser<'a> {
                     Tok::LBrace => {
                         let depth = self.deeper(depth, at)?;
                         let prefix = format!("{name} {value}");
-                        let children = self.contents_named(depth, true, Some(&prefix))?;
+                        let children = self.contents(depth, true, Some(&prefix))?;
                         let inner =
                             Node::from_parts(value, Values::new(), children, comment, false, false);
                         Ok(Node::from_parts(
