@@ -82,10 +82,10 @@ impl<S: AsRef<str>> From<&[S]> for Path {
 /// One node of the tree. The root is a node with an empty name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
-    name: String,
+    name: Box<str>,
     values: Values,
     children: Vec<Node>,
-    comment: Option<String>,
+    comment: Option<Box<str>>,
     tag: bool,
     leaf: bool,
 }
@@ -94,7 +94,7 @@ impl Node {
     /// A node with no values, children or comment; `tag` and `leaf` false.
     pub fn new(name: impl Into<String>) -> Node {
         Node {
-            name: name.into(),
+            name: name.into().into_boxed_str(),
             ..Node::default()
         }
     }
@@ -108,10 +108,10 @@ impl Node {
         leaf: bool,
     ) -> Node {
         Node {
-            name,
+            name: name.into_boxed_str(),
             values,
             children,
-            comment,
+            comment: comment.map(String::into_boxed_str),
             tag,
             leaf,
         }
@@ -343,7 +343,7 @@ impl ConfigTree {
             let inferred = tag_node
                 .children
                 .iter()
-                .filter(|i| i.name != instance)
+                .filter(|i| &*i.name != instance)
                 .find_map(|i| i.child(name))
                 .is_some_and(|n| n.tag);
             if inferred && let Some(n) = self.root.get_mut(&path[..=k]) {
@@ -414,7 +414,7 @@ impl ConfigTree {
         let node = self.root.get_mut(path).ok_or_else(|| Error::NoSuchNode {
             path: Path::from(path).to_string(),
         })?;
-        node.comment = (!text.is_empty()).then(|| text.to_owned());
+        node.comment = (!text.is_empty()).then(|| Box::from(text));
         Ok(())
     }
 
