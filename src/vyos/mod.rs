@@ -15,7 +15,7 @@
 //! - [`boot`]: the config.boot parser and the version footer.
 //! - [`commands`]: [`Command`] and the command-list parser.
 //! - [`render`]: config.boot styles, commands, JSON, masked view.
-//! - [`diff`]: [`diff()`], [`apply`], the `compare` view, the unified view.
+//! - [`mod@diff`]: [`diff()`], [`apply`], the `compare` view, the unified view.
 
 pub mod boot;
 pub mod commands;
