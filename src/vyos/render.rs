@@ -14,7 +14,8 @@
 //!   values quoted only when empty or holding space, tab, LF, VT, FF, CR, `*`, `{`, `}` or `;`,
 //!   with no escaping.
 //! - [`BootStyle::migrated_1_3`]: the ConfigTree renderer before Aug 2023, which is what 1.3
-//!   migration scripts wrote: every value quoted, valueless leafs and empty nodes as `name { }`.
+//!   migration scripts wrote: every value quoted, valueless leafs and empty nodes as `name { }`
+//!   (an empty tag instance is assumed to stay `parent tag {` / `}`: the reference is silent).
 //! - [`BootStyle::show_configuration`]: the cstore style with secrets hidden.
 //!
 //! Value escaping in the quoted styles and in commands is `Util.escape_string` followed by the

@@ -13,9 +13,11 @@
 //!   [`crate::vyos::apply`] uses, because `diff` always deletes a replaced value first) and
 //!   [`SetMode::Replace`] replaces (a single-value leaf).
 //! - `delete` of something that is not there changes nothing and reports
-//!   [`DeleteOutcome::NothingToDelete`]. Deleting the last value of a leaf deletes the leaf. A
-//!   node left with no value and no child by a delete is removed too, up to the root, as cstore
-//!   does (an empty node that was never touched stays).
+//!   [`DeleteOutcome::NothingToDelete`]. Deleting the last value of a leaf deletes the leaf
+//!   (`Config_tree.delete`). A node that a delete leaves with no value and no child is removed
+//!   too, up to the root (an empty node that was never touched stays). The reference does not
+//!   say what cstore does there; removing them is what makes the per-value deletes that
+//!   `compare commands` prints for a removed subtree remove the whole subtree.
 //! - `comment path ""` removes the comment.
 //!
 //! The `tag` and `leaf` flags only steer config.boot rendering (`ethernet eth0 {`, and a valueless
