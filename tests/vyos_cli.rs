@@ -102,7 +102,7 @@ fn diff_exit_codes_and_formats() {
         String::from_utf8_lossy(&out),
         "delete interfaces ethernet eth0 description 'WAN'\nset interfaces ethernet eth0 address '2001:db8::1/64'\nset interfaces ethernet eth0 description 'Uplink'\ncomment interfaces ethernet eth0 'uplink'\n"
     );
-    for format in ["compare", "unified"] {
+    for format in ["compare", "unified", "compare-commands"] {
         vnfsync()
             .args(["vyos", "diff", "--format", format, &old, &new])
             .assert()

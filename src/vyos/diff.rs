@@ -1,5 +1,6 @@
-//! Tree diff: the command list that turns tree A into tree B (VyOS `compare commands`), the
-//! human `compare` view, a unified text diff, and [`apply`] to replay commands on a tree.
+//! Tree diff: the command list that turns tree A into tree B ([`diff()`]), VyOS's exact
+//! `compare commands` text ([`render_compare_commands`]), the human `compare` view, a unified
+//! text diff, and [`apply`] to replay commands on a tree.
 //!
 //! Owns the diff algorithm and its law: `apply(&diff(a, b, &[]), a)` equals `b` up to the `tag`
 //! and `leaf` flags, which set commands cannot express (see [`crate::vyos::tree`]). It must not
@@ -217,6 +218,112 @@ fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
     if let Some(c) = n.comment().filter(|c| !c.is_empty()) {
         out.comments
             .push(Command::comment(owned(path), c.to_owned()));
+    }
+}
+
+/// The exact text of VyOS `compare commands` (vyos1x-config `Config_diff.diff_compare ~cmds:true`
+/// and `order_commands`): all `delete` lines, a newline, all `set` lines, a newline; comment
+/// lines are dropped, changed values of a leaf are listed in natural order, a leaf whose values
+/// only changed order prints nothing, and the children of a leaf whose values changed are not
+/// visited. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
+///
+/// This is what VyOS shows, not a complete recipe: use [`diff()`] to get commands that rebuild B.
+pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    let mut out = Out::default();
+    let scopes = normalize_scopes(scopes);
+    let mut path: Vec<&str> = Vec::new();
+    if scopes.is_empty() || scopes.iter().any(|s| s.is_empty()) {
+        vyos_walk(Some(a.root()), Some(b.root()), &mut path, &mut out);
+    } else {
+        for scope in scopes {
+            path.clear();
+            path.extend(scope.0.iter().map(String::as_str));
+            vyos_walk(a.get(&scope.0), b.get(&scope.0), &mut path, &mut out);
+        }
+    }
+    if out.deletes.is_empty() && out.sets.is_empty() {
+        return String::new();
+    }
+    let lines = |cmds: &[Command]| {
+        cmds.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!("{}\n{}\n", lines(&out.deletes), lines(&out.sets))
+}
+
+fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t str>, out: &mut Out) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(x), None) => vyos_render(x, path, Op::Delete, &mut out.deletes),
+        (None, Some(y)) => vyos_render(y, path, Op::Set, &mut out.sets),
+        (Some(x), Some(y)) if x == y => {}
+        (Some(x), Some(y)) if x.values() != y.values() => {
+            let (av, bv) = (x.values(), y.values());
+            let (sub, add) = if av.len() == 1 && bv.len() == 1 {
+                (vec![&av[0]], vec![&bv[0]])
+            } else {
+                (
+                    sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
+                    sorted_distinct(bv.iter().filter(|v| !av.contains(v))),
+                )
+            };
+            for v in sub {
+                out.deletes
+                    .push(Command::delete(owned(path), Some(v.clone())));
+            }
+            for v in add {
+                out.sets.push(Command::set(owned(path), Some(v.clone())));
+            }
+        }
+        (Some(x), Some(y)) => {
+            let (ac, bc) = (x.children(), y.children());
+            let (mut i, mut j) = (0, 0);
+            while i < ac.len() || j < bc.len() {
+                let ord = match (ac.get(i), bc.get(j)) {
+                    (Some(p), Some(q)) => name_cmp(p, q),
+                    (Some(_), None) => Ordering::Less,
+                    _ => Ordering::Greater,
+                };
+                let (ca, cb) = match ord {
+                    Ordering::Less => (ac.get(i), None),
+                    Ordering::Greater => (None, bc.get(j)),
+                    Ordering::Equal => (ac.get(i), bc.get(j)),
+                };
+                i += usize::from(ca.is_some());
+                j += usize::from(cb.is_some());
+                path.push(ca.or(cb).map_or("", Node::name));
+                vyos_walk(ca, cb, path, out);
+                path.pop();
+            }
+        }
+    }
+}
+
+/// `Config_tree.render_commands` of one subtree: values of childless nodes only.
+fn vyos_render<'t>(n: &'t Node, path: &mut Vec<&'t str>, op: Op, out: &mut Vec<Command>) {
+    if n.children().is_empty() {
+        if n.values().is_empty() {
+            out.push(Command {
+                op,
+                path: owned(path),
+                value: None,
+            });
+        }
+        for v in n.values() {
+            out.push(Command {
+                op,
+                path: owned(path),
+                value: Some(v.clone()),
+            });
+        }
+        return;
+    }
+    for c in n.children() {
+        path.push(c.name());
+        vyos_render(c, path, op, out);
+        path.pop();
     }
 }
 
@@ -451,6 +558,22 @@ mod tests {
             &["delete x '1'", "set x '2'", "comment x 'c'"],
         );
         check("x 1\n", "x 1\n", &[]);
+    }
+
+    #[test]
+    fn vyos_compare_commands_text() {
+        let a = tree("a {\n m 1\n m 2\n s x\n}\nb {\n c 1\n}\n");
+        let b = tree("/* new */\na {\n m 2\n m 1\n m 9\n m 3\n s y\n}\n");
+        assert_eq!(
+            render_compare_commands(&a, &b, &[]),
+            "delete a s 'x'\ndelete b c '1'\nset a m '3'\nset a m '9'\nset a s 'y'\n"
+        );
+        let only_sets = render_compare_commands(&ConfigTree::new(), &b, &[]);
+        assert_eq!(
+            only_sets,
+            "\nset a m '2'\nset a m '1'\nset a m '9'\nset a m '3'\nset a s 'y'\n"
+        );
+        assert_eq!(render_compare_commands(&a, &a, &[]), "");
     }
 
     #[test]

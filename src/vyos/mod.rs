@@ -26,7 +26,9 @@ pub mod tree;
 
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands};
-pub use diff::{apply, apply_command, diff, render_compare, render_unified};
+pub use diff::{
+    apply, apply_command, diff, render_compare, render_compare_commands, render_unified,
+};
 pub use natural::natural_cmp;
 pub use render::{
     BootStyle, EmptyNode, Quoting, render_boot, render_boot_file, render_commands,
