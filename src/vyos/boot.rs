@@ -196,13 +196,13 @@ pub(crate) fn pre_escape(text: &str) -> Cow<'_, str> {
 /// Parses a whole config.boot: footer split, pre-escape, lex, parse.
 pub fn parse_boot_file(text: &str) -> Result<BootFile, Error> {
     let (body, footer) = split_footer(text);
-    let tree = parse_boot(body)?;
+    let tree = parse_body(body)?;
     Ok(BootFile { tree, footer })
 }
 
-/// Parses config.boot text that has no footer (or whose footer is made of `//` lines, which the
-/// lexer skips anyway).
-pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
+/// Parses config.boot text as it is, without splitting a footer off (what libvyosconfig's
+/// `from_string` sees): a `//` footer is skipped by the lexer, a 1.2 `/* */` footer fails.
+pub fn parse_body(text: &str) -> Result<ConfigTree, Error> {
     let pre = pre_escape(text);
     let mut p = Parser {
         lx: Lexer::new(&pre),
@@ -637,7 +637,7 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected_commands: &str) {
-        let tree = match parse_boot(input) {
+        let tree = match parse_body(input) {
             Ok(t) => t,
             Err(e) => panic!("parse failed: {e} for {input:?}"),
         };
@@ -649,7 +649,7 @@ mod tests {
     }
 
     fn check_err(input: &str, expected: &str, line: usize, column: usize) {
-        match parse_boot(input) {
+        match parse_body(input) {
             Ok(t) => panic!("expected an error for {input:?}, got {t:?}"),
             Err(e) => {
                 assert_eq!(e.to_string(), expected, "{input:?}");

@@ -490,10 +490,10 @@ pub fn render_unified(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vyos::boot::parse_boot;
+    use crate::vyos::boot::parse_body;
 
     fn tree(s: &str) -> ConfigTree {
-        match parse_boot(s) {
+        match parse_body(s) {
             Ok(t) => t,
             Err(e) => panic!("{s:?}: {e}"),
         }

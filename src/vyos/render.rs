@@ -435,10 +435,10 @@ fn json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vyos::boot::parse_boot;
+    use crate::vyos::boot::parse_body;
 
     fn check(input: &str, style: BootStyle, expected: &str) {
-        let tree = match parse_boot(input) {
+        let tree = match parse_body(input) {
             Ok(t) => t,
             Err(e) => panic!("{input:?}: {e}"),
         };
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn json_and_masking() {
-        let t = parse_boot(
+        let t = parse_body(
             "interfaces {\n ethernet eth0 {\n  address 1\n  address 2\n  mtu 1500\n  disable\n }\n}\nsystem {\n login {\n  user vyos {\n   authentication {\n    plaintext-password hunter2\n   }\n  }\n }\n}\n",
         );
         let Ok(t) = t else { panic!("{t:?}") };
