@@ -24,7 +24,7 @@ use super::Error;
 use super::commands::{Command, Op};
 use super::natural::natural_cmp;
 use super::render::{BootStyle, render_boot};
-use super::tree::{ConfigTree, Node, Path, SetMode, path_cmp};
+use super::tree::{ConfigTree, Node, Path, SetMode, harmonize_flags, path_cmp};
 
 #[derive(Default)]
 struct Out {
@@ -350,8 +350,13 @@ pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
 /// The `compare` view of vyos1x-config `Config_diff` (`cmds=false`): for each change a
 /// `[parent path]` header (when it differs from the previous change's; never for top-level
 /// changes), then the removed and added config rendered in the 1.4+ style with `- ` / `+ `.
-/// Empty when nothing differs.
+/// Empty when nothing differs. Rendering flags are first made to agree
+/// ([`harmonize_flags`]), so a side read from set commands shows tag nodes as the other does;
+/// nodes equal but for those flags therefore count as unchanged.
 pub fn render_compare(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    let (a, b) = (&a, &b);
     let mut c = Compare {
         out: String::new(),
         ppath: Vec::new(),
@@ -466,7 +471,7 @@ fn with_values(n: &Node, values: &[&String]) -> Node {
 }
 
 /// A unified diff (3 lines of context) of the two trees rendered as 1.4+ config.boot,
-/// restricted to `scopes`.
+/// restricted to `scopes`, after [`harmonize_flags`].
 pub fn render_unified(
     a: &ConfigTree,
     b: &ConfigTree,
@@ -475,8 +480,10 @@ pub fn render_unified(
     new_name: &str,
 ) -> String {
     let style = BootStyle::vyos_1_5();
-    let old = render_boot(&a.restrict(scopes), &style);
-    let new = render_boot(&b.restrict(scopes), &style);
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    let old = render_boot(&a, &style);
+    let new = render_boot(&b, &style);
     if old == new {
         return String::new();
     }

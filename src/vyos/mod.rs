@@ -34,7 +34,9 @@ pub use render::{
     BootStyle, EmptyNode, Quoting, render_boot, render_boot_file, render_commands,
     render_commands_masked, render_json, render_show,
 };
-pub use tree::{ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, validate_value};
+pub use tree::{
+    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, harmonize_flags, validate_value,
+};
 
 /// Everything that can go wrong in `vyos`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -476,6 +476,58 @@ impl ConfigTree {
     }
 }
 
+/// Gives two trees the same config.boot rendering flags where they have the same node, so that
+/// a view of their differences shows content, not spelling: a node is a tag node if either tree
+/// says so, and an empty node is written with braces if either tree does. Then, inside each tree,
+/// a child of a tag instance becomes a tag node if the same child is one under another
+/// instance. Needed when one side came from set commands, which carry no flags.
+pub fn harmonize_flags(a: &mut ConfigTree, b: &mut ConfigTree) {
+    fn unify(x: &mut Node, y: &mut Node) {
+        let tag = x.tag || y.tag;
+        let leaf = x.leaf && y.leaf;
+        (x.tag, y.tag, x.leaf, y.leaf) = (tag, tag, leaf, leaf);
+        let (mut i, mut j) = (0, 0);
+        while i < x.children.len() && j < y.children.len() {
+            match natural_cmp(&x.children[i].name, &y.children[j].name) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => j += 1,
+                Ordering::Equal => {
+                    unify(&mut x.children[i], &mut y.children[j]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+    }
+    fn propagate(n: &mut Node) {
+        if n.tag {
+            let mut tagged: Vec<Box<str>> = Vec::new();
+            for inst in &n.children {
+                for c in inst.children.iter().filter(|c| c.tag) {
+                    if !tagged.contains(&c.name) {
+                        tagged.push(c.name.clone());
+                    }
+                }
+            }
+            for inst in &mut n.children {
+                for c in &mut inst.children {
+                    if tagged.contains(&c.name) {
+                        c.tag = true;
+                    }
+                }
+            }
+        }
+        for c in &mut n.children {
+            propagate(c);
+        }
+    }
+    unify(&mut a.root, &mut b.root);
+    a.root.tag = false;
+    b.root.tag = false;
+    propagate(&mut a.root);
+    propagate(&mut b.root);
+}
+
 fn check_path<S: AsRef<str>>(path: &[S]) -> Result<(), Error> {
     if path.is_empty() {
         return Err(Error::EmptyPath);
@@ -627,6 +679,39 @@ mod tests {
         );
         assert!(
             !t.get(&p("firewall name LAN rule 5"))
+                .is_some_and(Node::is_tag)
+        );
+    }
+
+    #[test]
+    fn harmonized_flags_follow_the_informed_side() {
+        let mut from_boot = ConfigTree::new();
+        from_boot
+            .set(&p("interfaces ethernet eth0 address"), Some("dhcp"))
+            .ok();
+        from_boot.set(&p("interfaces loopback lo"), None).ok();
+        from_boot.set_tag(&p("interfaces ethernet"), true).ok();
+        from_boot.set_tag(&p("interfaces loopback"), true).ok();
+        from_boot.set_leaf(&p("interfaces loopback lo"), false).ok();
+        let mut from_cmds = ConfigTree::new();
+        from_cmds
+            .set(&p("interfaces ethernet eth1 address"), Some("dhcp"))
+            .ok();
+        from_cmds.set(&p("interfaces loopback lo"), None).ok();
+        harmonize_flags(&mut from_boot, &mut from_cmds);
+        assert!(
+            from_cmds
+                .get(&p("interfaces ethernet"))
+                .is_some_and(Node::is_tag)
+        );
+        assert!(
+            !from_cmds
+                .get(&p("interfaces loopback lo"))
+                .is_some_and(Node::is_leaf)
+        );
+        assert!(
+            !from_cmds
+                .get(&p("interfaces ethernet eth1"))
                 .is_some_and(Node::is_tag)
         );
     }
