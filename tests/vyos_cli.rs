@@ -116,6 +116,40 @@ fn diff_exit_codes_and_formats() {
 }
 
 #[test]
+fn a_config_boot_and_its_own_commands_do_not_differ() {
+    let out = vnfsync()
+        .args(["vyos", "show", "--format", "commands", &data("v2025.boot")])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let cmds = dir.path().join("v2025.txt");
+    if let Err(e) = std::fs::write(&cmds, out) {
+        panic!("{e}");
+    }
+    let cmds = cmds.display().to_string();
+    for format in ["commands", "compare-commands", "compare", "unified"] {
+        vnfsync()
+            .args([
+                "vyos",
+                "diff",
+                "--format",
+                format,
+                &data("v2025.boot"),
+                &cmds,
+            ])
+            .assert()
+            .code(0)
+            .stdout("");
+    }
+}
+
+#[test]
 fn bad_input_exits_64_with_the_position() {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
