@@ -42,6 +42,38 @@ fn name_cmp(x: &Node, y: &Node) -> Ordering {
     }
 }
 
+/// Pairs the children of two nodes by name, walking both lists in natural order.
+fn zip_children<'t>(
+    ac: &'t [Node],
+    bc: &'t [Node],
+) -> impl Iterator<Item = (Option<&'t Node>, Option<&'t Node>)> {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let (x, y) = (ac.get(i), bc.get(j));
+        let ord = match (x, y) {
+            (None, None) => return None,
+            (Some(p), Some(q)) => name_cmp(p, q),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+        };
+        Some(match ord {
+            Ordering::Less => {
+                i += 1;
+                (x, None)
+            }
+            Ordering::Greater => {
+                j += 1;
+                (None, y)
+            }
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+                (x, y)
+            }
+        })
+    })
+}
+
 fn owned(path: &[&str]) -> Vec<String> {
     path.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -123,36 +155,24 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     }
     // Children, merged in natural order.
     let mut any_child_survives = false;
-    let (ac, bc) = (a.children(), b.children());
-    let (mut i, mut j) = (0, 0);
-    while i < ac.len() || j < bc.len() {
-        let ord = match (ac.get(i), bc.get(j)) {
-            (Some(x), Some(y)) => name_cmp(x, y),
-            (Some(_), None) => Ordering::Less,
-            _ => Ordering::Greater,
-        };
-        match ord {
-            Ordering::Less => {
-                path.push(ac[i].name());
-                delete_subtree(&ac[i], path, &mut out.deletes);
+    for pair in zip_children(a.children(), b.children()) {
+        match pair {
+            (Some(x), None) => {
+                path.push(x.name());
+                delete_subtree(x, path, &mut out.deletes);
                 path.pop();
-                i += 1;
             }
-            Ordering::Greater => {
-                path.push(bc[j].name());
-                set_subtree(&bc[j], path, out);
+            (None, Some(y)) => {
+                path.push(y.name());
+                set_subtree(y, path, out);
                 path.pop();
-                j += 1;
             }
-            Ordering::Equal => {
-                path.push(ac[i].name());
-                if diff_common(&ac[i], &bc[j], path, out) {
-                    any_child_survives = true;
-                }
+            (Some(x), Some(y)) => {
+                path.push(x.name());
+                any_child_survives |= diff_common(x, y, path, out);
                 path.pop();
-                i += 1;
-                j += 1;
             }
+            (None, None) => {}
         }
     }
     let survives = a_was_empty || values_survive || any_child_survives;
@@ -278,21 +298,7 @@ fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t st
             }
         }
         (Some(x), Some(y)) => {
-            let (ac, bc) = (x.children(), y.children());
-            let (mut i, mut j) = (0, 0);
-            while i < ac.len() || j < bc.len() {
-                let ord = match (ac.get(i), bc.get(j)) {
-                    (Some(p), Some(q)) => name_cmp(p, q),
-                    (Some(_), None) => Ordering::Less,
-                    _ => Ordering::Greater,
-                };
-                let (ca, cb) = match ord {
-                    Ordering::Less => (ac.get(i), None),
-                    Ordering::Greater => (None, bc.get(j)),
-                    Ordering::Equal => (ac.get(i), bc.get(j)),
-                };
-                i += usize::from(ca.is_some());
-                j += usize::from(cb.is_some());
+            for (ca, cb) in zip_children(x.children(), y.children()) {
                 path.push(ca.or(cb).map_or("", Node::name));
                 vyos_walk(ca, cb, path, out);
                 path.pop();
@@ -415,27 +421,8 @@ impl<'p> Compare<'p> {
                 }
             }
             (Some(x), Some(y)) => {
-                let (ac, bc) = (x.children(), y.children());
-                let (mut i, mut j) = (0, 0);
-                while i < ac.len() || j < bc.len() {
-                    let ord = match (ac.get(i), bc.get(j)) {
-                        (Some(p), Some(q)) => name_cmp(p, q),
-                        (Some(_), None) => Ordering::Less,
-                        _ => Ordering::Greater,
-                    };
-                    let (ca, cb) = match ord {
-                        Ordering::Less => (ac.get(i), None),
-                        Ordering::Greater => (None, bc.get(j)),
-                        Ordering::Equal => (ac.get(i), bc.get(j)),
-                    };
-                    if ca.is_some() {
-                        i += 1;
-                    }
-                    if cb.is_some() {
-                        j += 1;
-                    }
-                    let name = ca.or(cb).map_or("", Node::name);
-                    path.push(name);
+                for (ca, cb) in zip_children(x.children(), y.children()) {
+                    path.push(ca.or(cb).map_or("", Node::name));
                     self.walk(path, ca, cb);
                     path.pop();
                 }

@@ -299,20 +299,19 @@ fn render_values(out: &mut String, node: &Node, level: usize, style: &BootStyle)
 /// `show configuration commands` (vyos1x-config `render_commands`): one `set` line per value,
 /// depth first in natural order, each node's `comment` line after its `set` lines.
 pub fn render_commands(tree: &ConfigTree) -> String {
-    let mut out = String::with_capacity(commands_len(tree.root(), 3));
-    let mut prefix = String::from("set");
-    for child in tree.root().children() {
-        commands_node(&mut out, &mut prefix, child, false);
-    }
-    out
+    commands_text(tree, false)
 }
 
 /// Like [`render_commands`] with secret values hidden.
 pub fn render_commands_masked(tree: &ConfigTree) -> String {
+    commands_text(tree, true)
+}
+
+fn commands_text(tree: &ConfigTree, mask: bool) -> String {
     let mut out = String::with_capacity(commands_len(tree.root(), 3));
     let mut prefix = String::from("set");
     for child in tree.root().children() {
-        commands_node(&mut out, &mut prefix, child, true);
+        commands_node(&mut out, &mut prefix, child, mask);
     }
     out
 }
