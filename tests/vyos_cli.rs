@@ -102,7 +102,7 @@ fn diff_exit_codes_and_formats() {
         String::from_utf8_lossy(&out),
         "delete interfaces ethernet eth0 description 'WAN'\nset interfaces ethernet eth0 address '2001:db8::1/64'\nset interfaces ethernet eth0 description 'Uplink'\ncomment interfaces ethernet eth0 'uplink'\n"
     );
-    for format in ["compare", "unified"] {
+    for format in ["compare", "unified", "compare-commands"] {
         vnfsync()
             .args(["vyos", "diff", "--format", format, &old, &new])
             .assert()
@@ -113,6 +113,40 @@ fn diff_exit_codes_and_formats() {
         .args(["vyos", "diff", &data("commands.txt"), &data("operator.txt")])
         .assert()
         .code(2);
+}
+
+#[test]
+fn a_config_boot_and_its_own_commands_do_not_differ() {
+    let out = vnfsync()
+        .args(["vyos", "show", "--format", "commands", &data("v2025.boot")])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let cmds = dir.path().join("v2025.txt");
+    if let Err(e) = std::fs::write(&cmds, out) {
+        panic!("{e}");
+    }
+    let cmds = cmds.display().to_string();
+    for format in ["commands", "compare-commands", "compare", "unified"] {
+        vnfsync()
+            .args([
+                "vyos",
+                "diff",
+                "--format",
+                format,
+                &data("v2025.boot"),
+                &cmds,
+            ])
+            .assert()
+            .code(0)
+            .stdout("");
+    }
 }
 
 #[test]

@@ -127,7 +127,8 @@ fn diff_views() {
     insta::assert_snapshot!(
         "diff_views",
         format!(
-            "--- compare commands ---\n{cmds}--- scoped to firewall ipv4 name WAN-IN ---\n{scoped}--- compare ---\n{}--- unified ---\n{}",
+            "--- diff ---\n{cmds}--- scoped to firewall ipv4 name WAN-IN ---\n{scoped}--- compare commands (VyOS text) ---\n{}--- compare ---\n{}--- unified ---\n{}",
+            vyos::render_compare_commands(&a, &b, &[]),
             vyos::render_compare(&a, &b, &[]),
             vyos::render_unified(&a, &b, &[], "old", "new"),
         )

@@ -124,7 +124,13 @@ proptest! {
     #[test]
     fn boot_render_is_a_fixed_point(s in spec()) {
         let t = build(&s);
+        // cstore writes `//x` and `/*` unquoted, and the libvyosconfig lexer then reads them as
+        // comments: a VyOS quirk, so such values are left out of the 1.3 round trip.
+        let comment_like = content(&t).iter().any(|l| l.contains("\"//") || l.contains("\"/*"));
         for style in [BootStyle::vyos_1_5(), BootStyle::vyos_1_3(), BootStyle::vyos_1_4_0()] {
+            if comment_like && style == BootStyle::vyos_1_3() {
+                continue;
+            }
             let once = render_boot(&t, &style);
             let back = ConfigTree::parse_boot(&once);
             prop_assert!(back.is_ok(), "{:?}: {:?}\n{}", style, back, once);
@@ -155,6 +161,13 @@ proptest! {
         let text: String = cmds.iter().map(|c| format!("{c}\n")).collect();
         let reparsed = vyos::parse_commands(&text);
         prop_assert_eq!(reparsed.as_ref().ok(), Some(&cmds), "{}", text);
+        // The shell form reads back as the same command (the value comes last and quoted).
+        for c in cmds.iter().filter(|c| c.value.is_some()) {
+            let line = c.to_shell();
+            prop_assert!(line.is_ok(), "{:?}", line);
+            let back = vyos::parse_commands(&line.unwrap_or_default());
+            prop_assert_eq!(back.ok(), Some(vec![c.clone()]));
+        }
     }
 
     #[test]

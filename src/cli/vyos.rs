@@ -80,8 +80,10 @@ pub struct DiffArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
-    /// `compare commands`: deletes, then sets.
+    /// The commands that turn OLD into NEW: deletes, sets, then comment changes.
     Commands,
+    /// Exactly what VyOS `compare commands` prints (no comment lines; see `vyos::diff`).
+    CompareCommands,
     /// `compare`: `[path]` headers with `+` / `-` lines.
     Compare,
     /// A unified diff of the two rendered config.boot files.
@@ -167,6 +169,7 @@ fn diff(a: &DiffArgs) -> Exit {
             }
             s
         }
+        DiffFormat::CompareCommands => vyos::render_compare_commands(&old.tree, &new.tree, &scopes),
         DiffFormat::Compare => vyos::render_compare(&old.tree, &new.tree, &scopes),
         DiffFormat::Unified => vyos::render_unified(
             &old.tree,

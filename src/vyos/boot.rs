@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::Error;
 use super::natural::natural_cmp;
-use super::tree::{ConfigTree, Node};
+use super::tree::{ConfigTree, Node, Values};
 
 /// Deepest brace nesting accepted.
 pub const MAX_NESTING: usize = 200;
@@ -89,16 +89,17 @@ const WARNING_VYATTA: &str = "/* Warning: Do not remove the following line. */";
 /// Splits text at the footer's "Warning" line, if what follows is a valid 3-line footer.
 /// Returns the body and the footer; without a valid footer the whole text is the body.
 pub fn split_footer(text: &str) -> (&str, Option<VersionFooter>) {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed == WARNING_VYOS || trimmed == WARNING_VYATTA {
-            return match parse_footer(&text[offset..]) {
-                Some(f) => (&text[..offset], Some(f)),
+    const MARK: &str = "Warning: Do not remove the following line.";
+    for (at, _) in text.match_indices(MARK) {
+        let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let line = text[start..end].trim();
+        if line == WARNING_VYOS || line == WARNING_VYATTA {
+            return match parse_footer(&text[start..]) {
+                Some(f) => (&text[..start], Some(f)),
                 None => (text, None),
             };
         }
-        offset += line.len();
     }
     (text, None)
 }
@@ -155,9 +156,12 @@ fn parse_footer(text: &str) -> Option<VersionFooter> {
 
 /// The input pass of vyos-1x `configtree.py` (`escape_backslash`): the regex
 /// `("[^"]*[\\][^"]*"\n|'[^']*[\\][^']*'\n)` applied left to right, doubling each backslash
-/// inside a match. With `undo`, the output pass (`unescape_backslash`): `\\` becomes `\`.
-pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
+/// inside a match. (The output pass, `unescape_backslash`, is applied per value in `render`.)
+pub(crate) fn pre_escape(text: &str) -> Cow<'_, str> {
     let b = text.as_bytes();
+    if !b.contains(&b'\\') {
+        return Cow::Borrowed(text);
+    }
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;
@@ -172,11 +176,7 @@ pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
                 let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
                 o.push_str(&text[copied..i + 1]);
                 let inner_str = &text[i + 1..close];
-                if undo {
-                    o.push_str(&inner_str.replace("\\\\", "\\"));
-                } else {
-                    o.push_str(&inner_str.replace('\\', "\\\\"));
-                }
+                o.push_str(&inner_str.replace('\\', "\\\\"));
                 copied = i + 1 + inner_str.len();
                 i = close + 2;
                 continue;
@@ -196,22 +196,23 @@ pub(crate) fn backslash_pass(text: &str, undo: bool) -> Cow<'_, str> {
 /// Parses a whole config.boot: footer split, pre-escape, lex, parse.
 pub fn parse_boot_file(text: &str) -> Result<BootFile, Error> {
     let (body, footer) = split_footer(text);
-    let tree = parse_boot(body)?;
+    let tree = parse_body(body)?;
     Ok(BootFile { tree, footer })
 }
 
-/// Parses config.boot text that has no footer (or whose footer is made of `//` lines, which the
-/// lexer skips anyway).
-pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
-    let pre = backslash_pass(text, false);
+/// Parses config.boot text as it is, without splitting a footer off (what libvyosconfig's
+/// `from_string` sees): a `//` footer is skipped by the lexer, a 1.2 `/* */` footer fails.
+pub fn parse_body(text: &str) -> Result<ConfigTree, Error> {
+    let pre = pre_escape(text);
     let mut p = Parser {
         lx: Lexer::new(&pre),
         peeked: None,
+        stack: Vec::new(),
     };
-    let root_children = p.contents(0, false)?;
+    let root_children = p.contents(0, false, None)?;
     Ok(ConfigTree::from_root(Node::from_parts(
         String::new(),
-        Vec::new(),
+        Values::new(),
         root_children,
         None,
         false,
@@ -423,6 +424,9 @@ impl<'a> Lexer<'a> {
 struct Parser<'a> {
     lx: Lexer<'a>,
     peeked: Option<(Tok<'a>, Pos)>,
+    /// Children of the nodes being parsed, innermost last; each node takes its own off the
+    /// top into an exactly sized `Vec`.
+    stack: Vec<Node>,
 }
 
 fn syntax(at: Pos) -> Error {
@@ -435,13 +439,11 @@ fn syntax(at: Pos) -> Error {
 
 impl<'a> Parser<'a> {
     fn peek(&mut self) -> Result<&(Tok<'a>, Pos), Error> {
-        if self.peeked.is_none() {
-            self.peeked = Some(self.lx.next()?);
-        }
-        match &self.peeked {
-            Some(t) => Ok(t),
-            None => unreachable!("peeked was just filled"),
-        }
+        let tok = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lx.next()?,
+        };
+        Ok(self.peeked.insert(tok))
     }
 
     fn bump(&mut self) -> Result<(Tok<'a>, Pos), Error> {
@@ -453,17 +455,13 @@ impl<'a> Parser<'a> {
 
     /// `node_content*` up to `}` (if `closing`) or EOF; children merged, sorted and checked.
     /// `prefix` names the enclosing node for duplicate errors.
-    fn contents(&mut self, depth: usize, closing: bool) -> Result<Vec<Node>, Error> {
-        self.contents_named(depth, closing, None)
-    }
-
-    fn contents_named(
+    fn contents(
         &mut self,
         depth: usize,
         closing: bool,
         prefix: Option<&str>,
     ) -> Result<Vec<Node>, Error> {
-        let mut raw = Vec::new();
+        let start = self.stack.len();
         loop {
             let (tok, at) = self.peek()?;
             let at = *at;
@@ -471,12 +469,17 @@ impl<'a> Parser<'a> {
                 Tok::Comment(_) | Tok::Ident(_) => {}
                 Tok::RBrace if closing => {
                     self.bump()?;
+                    let raw: Vec<Node> = self.stack.drain(start..).collect();
                     return finish_children(raw, prefix, at);
                 }
-                Tok::Eof if !closing => return finish_children(raw, prefix, at),
+                Tok::Eof if !closing => {
+                    let raw: Vec<Node> = self.stack.drain(start..).collect();
+                    return finish_children(raw, prefix, at);
+                }
                 _ => return Err(syntax(at)),
             }
-            raw.push(self.node_content(depth)?);
+            let node = self.node_content(depth)?;
+            self.stack.push(node);
         }
     }
 
@@ -495,10 +498,10 @@ impl<'a> Parser<'a> {
         match tok {
             Tok::LBrace => {
                 let depth = self.deeper(depth, at)?;
-                let children = self.contents_named(depth, true, Some(name))?;
+                let children = self.contents(depth, true, Some(name))?;
                 Ok(Node::from_parts(
                     name.to_owned(),
-                    Vec::new(),
+                    Values::new(),
                     children,
                     comment,
                     false,
@@ -507,7 +510,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Newline | Tok::Eof => Ok(Node::from_parts(
                 name.to_owned(),
-                Vec::new(),
+                Values::new(),
                 Vec::new(),
                 comment,
                 false,
@@ -523,7 +526,7 @@ impl<'a> Parser<'a> {
                 match tok {
                     Tok::Newline | Tok::Eof => Ok(Node::from_parts(
                         name.to_owned(),
-                        vec![value],
+                        smallvec::smallvec![value],
                         Vec::new(),
                         comment,
                         false,
@@ -532,12 +535,12 @@ impl<'a> Parser<'a> {
                     Tok::LBrace => {
                         let depth = self.deeper(depth, at)?;
                         let prefix = format!("{name} {value}");
-                        let children = self.contents_named(depth, true, Some(&prefix))?;
+                        let children = self.contents(depth, true, Some(&prefix))?;
                         let inner =
-                            Node::from_parts(value, Vec::new(), children, comment, false, false);
+                            Node::from_parts(value, Values::new(), children, comment, false, false);
                         Ok(Node::from_parts(
                             name.to_owned(),
-                            Vec::new(),
+                            Values::new(),
                             vec![inner],
                             None,
                             true,
@@ -569,6 +572,13 @@ const OCAML_SPACE: &[char] = &[' ', '\u{c}', '\n', '\r', '\t'];
 /// `Vytree.merge_children` + `sort_children` + `find_duplicate_children` for one node's
 /// children, in the order the Menhir actions run them.
 fn finish_children(mut raw: Vec<Node>, prefix: Option<&str>, at: Pos) -> Result<Vec<Node>, Error> {
+    // The common case, a file VyOS wrote: already sorted, no repeats, nothing to merge.
+    if raw
+        .windows(2)
+        .all(|w| natural_cmp(w[0].name(), w[1].name()) == std::cmp::Ordering::Less)
+    {
+        return Ok(raw);
+    }
     raw.sort_by(|a, b| natural_cmp(a.name(), b.name()));
     let mut out: Vec<Node> = Vec::with_capacity(raw.len());
     let mut merged_any = false;
@@ -627,7 +637,7 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected_commands: &str) {
-        let tree = match parse_boot(input) {
+        let tree = match parse_body(input) {
             Ok(t) => t,
             Err(e) => panic!("parse failed: {e} for {input:?}"),
         };
@@ -639,7 +649,7 @@ mod tests {
     }
 
     fn check_err(input: &str, expected: &str, line: usize, column: usize) {
-        match parse_boot(input) {
+        match parse_body(input) {
             Ok(t) => panic!("expected an error for {input:?}, got {t:?}"),
             Err(e) => {
                 assert_eq!(e.to_string(), expected, "{input:?}");
@@ -785,11 +795,14 @@ mod tests {
     }
 
     #[test]
-    fn backslash_pass_matches_the_regex() {
-        assert_eq!(backslash_pass("a \"x\\y\"\n", false), "a \"x\\\\y\"\n");
-        assert_eq!(backslash_pass("a \"x\\y\" {", false), "a \"x\\y\" {");
-        assert_eq!(backslash_pass("a 'x\\y'\n", false), "a 'x\\\\y'\n");
-        assert_eq!(backslash_pass("a \"x\\\\y\"\n", true), "a \"x\\y\"\n");
-        assert_eq!(backslash_pass("\"\n", false), "\"\n");
+    fn pre_escape_matches_the_regex() {
+        assert_eq!(pre_escape("a \"x\\y\"\n"), "a \"x\\\\y\"\n");
+        assert_eq!(pre_escape("a \"x\\y\" {"), "a \"x\\y\" {");
+        assert_eq!(pre_escape("a 'x\\y'\n"), "a 'x\\\\y'\n");
+        assert_eq!(pre_escape("\"\n"), "\"\n");
+        assert_eq!(
+            pre_escape("/* \" */ b \"c\\d\"\n"),
+            "/* \" */ b \"c\\\\d\"\n"
+        );
     }
 }

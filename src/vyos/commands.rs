@@ -81,6 +81,58 @@ impl Command {
         }
     }
 
+    /// The command as a line for a shell (vbash over SSH), safe against injection: every path
+    /// word outside `[A-Za-z0-9._:/@+,=%-]` and every value goes in single quotes (`'` as
+    /// `'\''`), and the value is sent as it is, without VyOS's display escaping. Fails, with
+    /// VyOS's message, on a value cstore would reject, and on an empty path word or one holding
+    /// whitespace, a control character or a quote.
+    pub fn to_shell(&self) -> Result<String, Error> {
+        if self.path.is_empty() {
+            return Err(Error::EmptyPath);
+        }
+        let mut out = String::from(self.op.as_str());
+        for w in &self.path {
+            let bad = w.is_empty()
+                || w.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"');
+            if bad {
+                return Err(Error::InvalidValue {
+                    message: format!(
+                        "Invalid path word {w:?}: it must be non-empty and hold no whitespace, control character or quote"
+                    ),
+                });
+            }
+            out.push(' ');
+            let safe = w.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'.' | b'_' | b':' | b'/' | b'@' | b'+' | b',' | b'=' | b'%' | b'-'
+                    )
+            });
+            if safe {
+                out.push_str(w);
+            } else {
+                out.push('\'');
+                out.push_str(w);
+                out.push('\'');
+            }
+        }
+        if let Some(v) = &self.value {
+            if self.op != Op::Comment {
+                validate_value(v).map_err(|message| Error::InvalidValue { message })?;
+            } else if v.contains('\n') {
+                return Err(Error::InvalidValue {
+                    message: "Cannot use the newline character in a comment".to_owned(),
+                });
+            }
+            out.push_str(" '");
+            out.push_str(&v.replace('\'', "'\\''"));
+            out.push('\'');
+        }
+        Ok(out)
+    }
+
     /// The same command with a secret value replaced by [`MASK`].
     pub fn masked(&self) -> Command {
         let secret = self.op != Op::Comment && self.path.last().is_some_and(|n| is_secret(n));
@@ -338,6 +390,32 @@ mod tests {
             1,
             9,
         );
+    }
+
+    #[test]
+    fn shell_form_quotes_what_bash_would_interpret() {
+        let c = |path: &[&str], value: Option<&str>| Command {
+            op: Op::Set,
+            path: path.iter().map(|w| (*w).to_owned()).collect(),
+            value: value.map(str::to_owned),
+        };
+        assert_eq!(
+            c(
+                &["firewall", "ipv4", "name", "WAN;reboot", "rule", "10"],
+                Some("C:\\$(x)")
+            )
+            .to_shell(),
+            Ok("set firewall ipv4 name 'WAN;reboot' rule 10 'C:\\$(x)'".to_owned())
+        );
+        assert_eq!(
+            c(&["a"], Some("tab\there")).to_shell(),
+            Ok("set a 'tab\there'".to_owned())
+        );
+        assert!(c(&["a b"], None).to_shell().is_err());
+        assert!(c(&["a"], Some("x\ny")).to_shell().is_err());
+        assert!(c(&[], None).to_shell().is_err());
+        let comment = Command::comment(vec!["a".into()], "it's".into());
+        assert_eq!(comment.to_shell(), Ok("comment a 'it'\\''s'".to_owned()));
     }
 
     #[test]

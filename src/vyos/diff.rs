@@ -1,5 +1,6 @@
-//! Tree diff: the command list that turns tree A into tree B (VyOS `compare commands`), the
-//! human `compare` view, a unified text diff, and [`apply`] to replay commands on a tree.
+//! Tree diff: the command list that turns tree A into tree B ([`diff()`]), VyOS's exact
+//! `compare commands` text ([`render_compare_commands`]), the human `compare` view, a unified
+//! text diff, and [`apply`] to replay commands on a tree.
 //!
 //! Owns the diff algorithm and its law: `apply(&diff(a, b, &[]), a)` equals `b` up to the `tag`
 //! and `leaf` flags, which set commands cannot express (see [`crate::vyos::tree`]). It must not
@@ -23,13 +24,54 @@ use super::Error;
 use super::commands::{Command, Op};
 use super::natural::natural_cmp;
 use super::render::{BootStyle, render_boot};
-use super::tree::{ConfigTree, Node, Path, SetMode, path_cmp};
+use super::tree::{ConfigTree, Node, Path, SetMode, harmonize_flags, path_cmp};
 
 #[derive(Default)]
 struct Out {
     deletes: Vec<Command>,
     sets: Vec<Command>,
     comments: Vec<Command>,
+}
+
+/// Natural order of two child names; equal names (the common case in a diff) skip the walk.
+fn name_cmp(x: &Node, y: &Node) -> Ordering {
+    if x.name() == y.name() {
+        Ordering::Equal
+    } else {
+        natural_cmp(x.name(), y.name())
+    }
+}
+
+/// Pairs the children of two nodes by name, walking both lists in natural order.
+fn zip_children<'t>(
+    ac: &'t [Node],
+    bc: &'t [Node],
+) -> impl Iterator<Item = (Option<&'t Node>, Option<&'t Node>)> {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let (x, y) = (ac.get(i), bc.get(j));
+        let ord = match (x, y) {
+            (None, None) => return None,
+            (Some(p), Some(q)) => name_cmp(p, q),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+        };
+        Some(match ord {
+            Ordering::Less => {
+                i += 1;
+                (x, None)
+            }
+            Ordering::Greater => {
+                j += 1;
+                (None, y)
+            }
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+                (x, y)
+            }
+        })
+    })
 }
 
 fn owned(path: &[&str]) -> Vec<String> {
@@ -113,36 +155,24 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     }
     // Children, merged in natural order.
     let mut any_child_survives = false;
-    let (ac, bc) = (a.children(), b.children());
-    let (mut i, mut j) = (0, 0);
-    while i < ac.len() || j < bc.len() {
-        let ord = match (ac.get(i), bc.get(j)) {
-            (Some(x), Some(y)) => natural_cmp(x.name(), y.name()),
-            (Some(_), None) => Ordering::Less,
-            _ => Ordering::Greater,
-        };
-        match ord {
-            Ordering::Less => {
-                path.push(ac[i].name());
-                delete_subtree(&ac[i], path, &mut out.deletes);
+    for pair in zip_children(a.children(), b.children()) {
+        match pair {
+            (Some(x), None) => {
+                path.push(x.name());
+                delete_subtree(x, path, &mut out.deletes);
                 path.pop();
-                i += 1;
             }
-            Ordering::Greater => {
-                path.push(bc[j].name());
-                set_subtree(&bc[j], path, out);
+            (None, Some(y)) => {
+                path.push(y.name());
+                set_subtree(y, path, out);
                 path.pop();
-                j += 1;
             }
-            Ordering::Equal => {
-                path.push(ac[i].name());
-                if diff_common(&ac[i], &bc[j], path, out) {
-                    any_child_survives = true;
-                }
+            (Some(x), Some(y)) => {
+                path.push(x.name());
+                any_child_survives |= diff_common(x, y, path, out);
                 path.pop();
-                i += 1;
-                j += 1;
             }
+            (None, None) => {}
         }
     }
     let survives = a_was_empty || values_survive || any_child_survives;
@@ -211,6 +241,98 @@ fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
     }
 }
 
+/// The exact text of VyOS `compare commands` (vyos1x-config `Config_diff.diff_compare ~cmds:true`
+/// and `order_commands`): all `delete` lines, a newline, all `set` lines, a newline; comment
+/// lines are dropped, changed values of a leaf are listed in natural order, a leaf whose values
+/// only changed order prints nothing, and the children of a leaf whose values changed are not
+/// visited. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
+///
+/// This is what VyOS shows, not a complete recipe: use [`diff()`] to get commands that rebuild B.
+pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    let mut out = Out::default();
+    let scopes = normalize_scopes(scopes);
+    let mut path: Vec<&str> = Vec::new();
+    if scopes.is_empty() || scopes.iter().any(|s| s.is_empty()) {
+        vyos_walk(Some(a.root()), Some(b.root()), &mut path, &mut out);
+    } else {
+        for scope in scopes {
+            path.clear();
+            path.extend(scope.0.iter().map(String::as_str));
+            vyos_walk(a.get(&scope.0), b.get(&scope.0), &mut path, &mut out);
+        }
+    }
+    if out.deletes.is_empty() && out.sets.is_empty() {
+        return String::new();
+    }
+    let lines = |cmds: &[Command]| {
+        cmds.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!("{}\n{}\n", lines(&out.deletes), lines(&out.sets))
+}
+
+fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t str>, out: &mut Out) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(x), None) => vyos_render(x, path, Op::Delete, &mut out.deletes),
+        (None, Some(y)) => vyos_render(y, path, Op::Set, &mut out.sets),
+        (Some(x), Some(y)) if x == y => {}
+        (Some(x), Some(y)) if x.values() != y.values() => {
+            let (av, bv) = (x.values(), y.values());
+            let (sub, add) = if av.len() == 1 && bv.len() == 1 {
+                (vec![&av[0]], vec![&bv[0]])
+            } else {
+                (
+                    sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
+                    sorted_distinct(bv.iter().filter(|v| !av.contains(v))),
+                )
+            };
+            for v in sub {
+                out.deletes
+                    .push(Command::delete(owned(path), Some(v.clone())));
+            }
+            for v in add {
+                out.sets.push(Command::set(owned(path), Some(v.clone())));
+            }
+        }
+        (Some(x), Some(y)) => {
+            for (ca, cb) in zip_children(x.children(), y.children()) {
+                path.push(ca.or(cb).map_or("", Node::name));
+                vyos_walk(ca, cb, path, out);
+                path.pop();
+            }
+        }
+    }
+}
+
+/// `Config_tree.render_commands` of one subtree: values of childless nodes only.
+fn vyos_render<'t>(n: &'t Node, path: &mut Vec<&'t str>, op: Op, out: &mut Vec<Command>) {
+    if n.children().is_empty() {
+        if n.values().is_empty() {
+            out.push(Command {
+                op,
+                path: owned(path),
+                value: None,
+            });
+        }
+        for v in n.values() {
+            out.push(Command {
+                op,
+                path: owned(path),
+                value: Some(v.clone()),
+            });
+        }
+        return;
+    }
+    for c in n.children() {
+        path.push(c.name());
+        vyos_render(c, path, op, out);
+        path.pop();
+    }
+}
+
 /// Applies one command to a tree: `set` with `mode`, `delete`, `comment`.
 pub fn apply_command(tree: &mut ConfigTree, cmd: &Command, mode: SetMode) -> Result<(), Error> {
     match cmd.op {
@@ -234,8 +356,13 @@ pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
 /// The `compare` view of vyos1x-config `Config_diff` (`cmds=false`): for each change a
 /// `[parent path]` header (when it differs from the previous change's; never for top-level
 /// changes), then the removed and added config rendered in the 1.4+ style with `- ` / `+ `.
-/// Empty when nothing differs.
+/// Empty when nothing differs. Rendering flags are first made to agree
+/// ([`harmonize_flags`]), so a side read from set commands shows tag nodes as the other does;
+/// nodes equal but for those flags therefore count as unchanged.
 pub fn render_compare(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    let (a, b) = (&a, &b);
     let mut c = Compare {
         out: String::new(),
         ppath: Vec::new(),
@@ -294,27 +421,8 @@ impl<'p> Compare<'p> {
                 }
             }
             (Some(x), Some(y)) => {
-                let (ac, bc) = (x.children(), y.children());
-                let (mut i, mut j) = (0, 0);
-                while i < ac.len() || j < bc.len() {
-                    let ord = match (ac.get(i), bc.get(j)) {
-                        (Some(p), Some(q)) => natural_cmp(p.name(), q.name()),
-                        (Some(_), None) => Ordering::Less,
-                        _ => Ordering::Greater,
-                    };
-                    let (ca, cb) = match ord {
-                        Ordering::Less => (ac.get(i), None),
-                        Ordering::Greater => (None, bc.get(j)),
-                        Ordering::Equal => (ac.get(i), bc.get(j)),
-                    };
-                    if ca.is_some() {
-                        i += 1;
-                    }
-                    if cb.is_some() {
-                        j += 1;
-                    }
-                    let name = ca.or(cb).map_or("", Node::name);
-                    path.push(name);
+                for (ca, cb) in zip_children(x.children(), y.children()) {
+                    path.push(ca.or(cb).map_or("", Node::name));
                     self.walk(path, ca, cb);
                     path.pop();
                 }
@@ -350,7 +458,7 @@ fn with_values(n: &Node, values: &[&String]) -> Node {
 }
 
 /// A unified diff (3 lines of context) of the two trees rendered as 1.4+ config.boot,
-/// restricted to `scopes`.
+/// restricted to `scopes`, after [`harmonize_flags`].
 pub fn render_unified(
     a: &ConfigTree,
     b: &ConfigTree,
@@ -359,8 +467,10 @@ pub fn render_unified(
     new_name: &str,
 ) -> String {
     let style = BootStyle::vyos_1_5();
-    let old = render_boot(&a.restrict(scopes), &style);
-    let new = render_boot(&b.restrict(scopes), &style);
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    let old = render_boot(&a, &style);
+    let new = render_boot(&b, &style);
     if old == new {
         return String::new();
     }
@@ -374,10 +484,10 @@ pub fn render_unified(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vyos::boot::parse_boot;
+    use crate::vyos::boot::parse_body;
 
     fn tree(s: &str) -> ConfigTree {
-        match parse_boot(s) {
+        match parse_body(s) {
             Ok(t) => t,
             Err(e) => panic!("{s:?}: {e}"),
         }
@@ -445,6 +555,22 @@ mod tests {
     }
 
     #[test]
+    fn vyos_compare_commands_text() {
+        let a = tree("a {\n m 1\n m 2\n s x\n}\nb {\n c 1\n}\n");
+        let b = tree("/* new */\na {\n m 2\n m 1\n m 9\n m 3\n s y\n}\n");
+        assert_eq!(
+            render_compare_commands(&a, &b, &[]),
+            "delete a s 'x'\ndelete b c '1'\nset a m '3'\nset a m '9'\nset a s 'y'\n"
+        );
+        let only_sets = render_compare_commands(&ConfigTree::new(), &b, &[]);
+        assert_eq!(
+            only_sets,
+            "\nset a m '2'\nset a m '1'\nset a m '9'\nset a m '3'\nset a s 'y'\n"
+        );
+        assert_eq!(render_compare_commands(&a, &a, &[]), "");
+    }
+
+    #[test]
     fn scopes() {
         let a = tree("a {\n x 1\n}\nb {\n y 1\n}\n");
         let b = tree("a {\n x 2\n}\nb {\n y 2\n}\n");
@@ -466,5 +592,11 @@ mod tests {
             "[interfaces ethernet eth0]\n+ address \"2001:db8::1/64\"\n- description \"WAN\"\n+ description \"Uplink\"\n[]\n- nat {\n-     source {\n-         rule 10 {\n-             exclude\n-         }\n-     }\n- }\n"
         );
         assert_eq!(render_compare(&a, &a, &[]), "");
+        // A top-level change first gets no header at all (VyOS starts from the empty path).
+        let c = tree("system {\n host-name r1\n}\n");
+        assert_eq!(
+            render_compare(&ConfigTree::new(), &c, &[]),
+            "+ system {\n+     host-name \"r1\"\n+ }\n"
+        );
     }
 }

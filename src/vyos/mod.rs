@@ -15,7 +15,7 @@
 //! - [`boot`]: the config.boot parser and the version footer.
 //! - [`commands`]: [`Command`] and the command-list parser.
 //! - [`render`]: config.boot styles, commands, JSON, masked view.
-//! - [`diff`]: [`diff()`], [`apply`], the `compare` view, the unified view.
+//! - [`mod@diff`]: [`diff()`], [`apply`], the `compare` view, the unified view.
 
 pub mod boot;
 pub mod commands;
@@ -26,13 +26,17 @@ pub mod tree;
 
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands};
-pub use diff::{apply, apply_command, diff, render_compare, render_unified};
+pub use diff::{
+    apply, apply_command, diff, render_compare, render_compare_commands, render_unified,
+};
 pub use natural::natural_cmp;
 pub use render::{
     BootStyle, EmptyNode, Quoting, render_boot, render_boot_file, render_commands,
     render_commands_masked, render_json, render_show,
 };
-pub use tree::{ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, validate_value};
+pub use tree::{
+    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, harmonize_flags, validate_value,
+};
 
 /// Everything that can go wrong in `vyos`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,7 +124,7 @@ pub fn detect(text: &str) -> InputKind {
 }
 
 /// Builds a tree from a command list, replaying it on an empty tree ([`SetMode::Add`]).
-pub fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
+fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
     for located in commands::parse_located(text)? {
         apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {
@@ -152,5 +156,25 @@ impl ConfigTree {
                 footer: None,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: InputKind) {
+        assert_eq!(detect(input), expected, "{input:?}");
+    }
+
+    #[test]
+    fn detects_the_input_kind() {
+        check("set a 'b'\n", InputKind::Commands);
+        check("# made by hand\n\n  delete a\n", InputKind::Commands);
+        check("comment a 'x'", InputKind::Commands);
+        check("interfaces {\n}\n", InputKind::Boot);
+        check("set {\n}\n", InputKind::Boot);
+        check("/* c */ settings\n", InputKind::Boot);
+        check("", InputKind::Boot);
     }
 }

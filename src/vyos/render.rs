@@ -14,7 +14,8 @@
 //!   values quoted only when empty or holding space, tab, LF, VT, FF, CR, `*`, `{`, `}` or `;`,
 //!   with no escaping.
 //! - [`BootStyle::migrated_1_3`]: the ConfigTree renderer before Aug 2023, which is what 1.3
-//!   migration scripts wrote: every value quoted, valueless leafs and empty nodes as `name { }`.
+//!   migration scripts wrote: every value quoted, valueless leafs and empty nodes as `name { }`
+//!   (an empty tag instance is assumed to stay `parent tag {` / `}`: the reference is silent).
 //! - [`BootStyle::show_configuration`]: the cstore style with secrets hidden.
 //!
 //! Value escaping in the quoted styles and in commands is `Util.escape_string` followed by the
@@ -24,7 +25,7 @@
 
 use std::fmt::Write as _;
 
-use super::boot::{BootFile, backslash_pass};
+use super::boot::BootFile;
 use super::commands::{MASK, is_secret};
 use super::tree::{ConfigTree, Node};
 
@@ -164,7 +165,7 @@ fn cstore_needs_quotes(v: &str) -> bool {
 
 /// The config.boot body (what `ConfigTree.to_string()` returns), without a footer.
 pub fn render_boot(tree: &ConfigTree, style: &BootStyle) -> String {
-    let mut out = String::with_capacity(estimate(tree.root()));
+    let mut out = String::new();
     for child in tree.root().children() {
         render_node(&mut out, child, 0, style);
     }
@@ -186,12 +187,6 @@ pub fn render_boot_file(file: &BootFile, style: &BootStyle) -> String {
 /// Plain `show configuration`: the cstore style with secrets hidden.
 pub fn render_show(tree: &ConfigTree) -> String {
     render_boot(tree, &BootStyle::show_configuration())
-}
-
-fn estimate(root: &Node) -> usize {
-    // A cheap guess to avoid most reallocations: 48 bytes per top-level subtree node is far too
-    // little for big configs, so grow geometrically anyway; this only seeds the capacity.
-    root.children().len() * 256
 }
 
 fn indent(out: &mut String, level: usize) {
@@ -304,22 +299,40 @@ fn render_values(out: &mut String, node: &Node, level: usize, style: &BootStyle)
 /// `show configuration commands` (vyos1x-config `render_commands`): one `set` line per value,
 /// depth first in natural order, each node's `comment` line after its `set` lines.
 pub fn render_commands(tree: &ConfigTree) -> String {
-    let mut out = String::new();
-    let mut prefix = String::from("set");
-    for child in tree.root().children() {
-        commands_node(&mut out, &mut prefix, child, false);
-    }
-    out
+    commands_text(tree, false)
 }
 
 /// Like [`render_commands`] with secret values hidden.
 pub fn render_commands_masked(tree: &ConfigTree) -> String {
-    let mut out = String::new();
+    commands_text(tree, true)
+}
+
+fn commands_text(tree: &ConfigTree, mask: bool) -> String {
+    let mut out = String::with_capacity(commands_len(tree.root(), 3));
     let mut prefix = String::from("set");
     for child in tree.root().children() {
-        commands_node(&mut out, &mut prefix, child, true);
+        commands_node(&mut out, &mut prefix, child, mask);
     }
     out
+}
+
+/// The length of the commands text, assuming no value needs escaping (a capacity hint).
+fn commands_len(node: &Node, prefix: usize) -> usize {
+    let mut n = 0;
+    for child in node.children() {
+        let p = prefix + 1 + child.name().len();
+        n += if child.children().is_empty() {
+            if child.values().is_empty() {
+                p + 1
+            } else {
+                child.values().iter().map(|v| p + v.len() + 4).sum()
+            }
+        } else {
+            commands_len(child, p)
+        };
+        n += child.comment().map_or(0, |c| p + 4 + 4 + c.len());
+    }
+    n
 }
 
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, mask: bool) {
@@ -369,7 +382,9 @@ fn push_quoted_value(out: &mut String, v: &str) {
 
 /// The JSON of `show configuration json` / the API's `showConfig` (reference §2.3): a single
 /// value is a string, several a list, a valueless leaf or empty node `{}`, tag nodes nest.
-/// Compact, keys in natural order.
+/// Compact, keys in natural order. Strings are escaped as JSON (VyOS's renderer uses
+/// `escape_string`, which writes control bytes as `\DDD`, not valid JSON; the two agree on
+/// every value cstore accepts that has no control byte other than tab).
 pub fn render_json(tree: &ConfigTree) -> String {
     let mut out = String::new();
     json_object(&mut out, tree.root());
@@ -416,19 +431,13 @@ fn json_string(out: &mut String, s: &str) {
     }
 }
 
-/// Reads rendered config.boot text back the way VyOS does: the output-side backslash pass is
-/// the inverse of the input-side one for valid values. Exposed for tests of that symmetry.
-pub fn unescape_backslashes(text: &str) -> String {
-    backslash_pass(text, true).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vyos::boot::parse_boot;
+    use crate::vyos::boot::parse_body;
 
     fn check(input: &str, style: BootStyle, expected: &str) {
-        let tree = match parse_boot(input) {
+        let tree = match parse_body(input) {
             Ok(t) => t,
             Err(e) => panic!("{input:?}: {e}"),
         };
@@ -475,7 +484,7 @@ mod tests {
 
     #[test]
     fn json_and_masking() {
-        let t = parse_boot(
+        let t = parse_body(
             "interfaces {\n ethernet eth0 {\n  address 1\n  address 2\n  mtu 1500\n  disable\n }\n}\nsystem {\n login {\n  user vyos {\n   authentication {\n    plaintext-password hunter2\n   }\n  }\n }\n}\n",
         );
         let Ok(t) = t else { panic!("{t:?}") };

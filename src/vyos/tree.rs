@@ -13,20 +13,30 @@
 //!   [`crate::vyos::apply`] uses, because `diff` always deletes a replaced value first) and
 //!   [`SetMode::Replace`] replaces (a single-value leaf).
 //! - `delete` of something that is not there changes nothing and reports
-//!   [`DeleteOutcome::NothingToDelete`]. Deleting the last value of a leaf deletes the leaf. A
-//!   node left with no value and no child by a delete is removed too, up to the root, as cstore
-//!   does (an empty node that was never touched stays).
+//!   [`DeleteOutcome::NothingToDelete`]. Deleting the last value of a leaf deletes the leaf
+//!   (`Config_tree.delete`). A node that a delete leaves with no value and no child is removed
+//!   too, up to the root (an empty node that was never touched stays). The reference does not
+//!   say what cstore does there; removing them is what makes the per-value deletes that
+//!   `compare commands` prints for a removed subtree remove the whole subtree.
 //! - `comment path ""` removes the comment.
 //!
 //! The `tag` and `leaf` flags only steer config.boot rendering (`ethernet eth0 {`, and a valueless
-//! leaf `disable` against an empty node `rest {` / `}`). Set commands carry neither, so a node
-//! created by `set` gets `tag = false`, and `leaf = true` only for the last node of the path.
+//! leaf `disable` against an empty node `rest {` / `}`). Set commands carry neither: a node
+//! created by `set` gets `leaf = true` only if it is the last node of the path, and `tag = true`
+//! only if the same node under a sibling instance of a tag node is one (`set firewall ipv4 name
+//! NEW rule 10 ...` copies the flag of `rule` under another `name`); otherwise `tag = false`, and
+//! a schema-aware caller sets it with [`ConfigTree::set_tag`].
 
 use std::cmp::Ordering;
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use super::Error;
 use super::natural::natural_cmp;
+
+/// Leaf values: almost always one, kept inline to save an allocation per leaf.
+pub(crate) type Values = SmallVec<[String; 1]>;
 
 /// A path of node names (and tag values) from the root, such as `firewall ipv4 name WAN-IN`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -74,10 +84,10 @@ impl<S: AsRef<str>> From<&[S]> for Path {
 /// One node of the tree. The root is a node with an empty name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
-    name: String,
-    values: Vec<String>,
+    name: Box<str>,
+    values: Values,
     children: Vec<Node>,
-    comment: Option<String>,
+    comment: Option<Box<str>>,
     tag: bool,
     leaf: bool,
 }
@@ -86,24 +96,24 @@ impl Node {
     /// A node with no values, children or comment; `tag` and `leaf` false.
     pub fn new(name: impl Into<String>) -> Node {
         Node {
-            name: name.into(),
+            name: name.into().into_boxed_str(),
             ..Node::default()
         }
     }
 
     pub(crate) fn from_parts(
         name: String,
-        values: Vec<String>,
+        values: Values,
         children: Vec<Node>,
         comment: Option<String>,
         tag: bool,
         leaf: bool,
     ) -> Node {
         Node {
-            name,
+            name: name.into_boxed_str(),
             values,
             children,
-            comment,
+            comment: comment.map(String::into_boxed_str),
             tag,
             leaf,
         }
@@ -140,14 +150,14 @@ impl Node {
         self.find(name).ok().map(|i| &self.children[i])
     }
 
-    pub(crate) fn into_values_children(self) -> (Vec<String>, Vec<Node>) {
+    pub(crate) fn into_values_children(self) -> (Values, Vec<Node>) {
         (self.values, self.children)
     }
 
     pub(crate) fn children_mut(&mut self) -> &mut Vec<Node> {
         &mut self.children
     }
-    pub(crate) fn values_mut(&mut self) -> &mut Vec<String> {
+    pub(crate) fn values_mut(&mut self) -> &mut Values {
         &mut self.values
     }
 
@@ -181,15 +191,6 @@ impl Node {
             node = &mut node.children[i];
         }
         Some(node)
-    }
-
-    /// Depth of the deepest node below this one (0 for a childless node).
-    pub fn depth(&self) -> usize {
-        self.children
-            .iter()
-            .map(|c| c.depth() + 1)
-            .max()
-            .unwrap_or(0)
     }
 }
 
@@ -288,15 +289,18 @@ impl ConfigTree {
             validate_value(v).map_err(|message| Error::InvalidValue { message })?;
         }
         let mut node = &mut self.root;
-        let mut created = false;
-        for word in path {
+        let mut first_new = None;
+        for (k, word) in path.iter().enumerate() {
             let (child, new) = node.child_or_insert(word.as_ref());
-            created = new;
+            if new && first_new.is_none() {
+                first_new = Some(k);
+            }
             node = child;
         }
-        if created {
+        if let Some(first_new) = first_new {
             node.leaf = true;
             node.values.extend(value.map(str::to_owned));
+            self.infer_tags(path, first_new);
             return Ok(SetOutcome::Created);
         }
         let Some(v) = value else {
@@ -320,6 +324,33 @@ impl ConfigTree {
                 } else {
                     SetOutcome::Added
                 })
+            }
+        }
+    }
+
+    /// Gives new nodes the tag flag that the same node has under a sibling instance: after
+    /// `set firewall ipv4 name NEW rule 10 ...`, `rule` under `NEW` is a tag node if `rule` is
+    /// one under another `name`. Set commands carry no tag flags; this keeps config.boot output
+    /// right for trees loaded from config.boot and then edited.
+    fn infer_tags<S: AsRef<str>>(&mut self, path: &[S], first_new: usize) {
+        for k in first_new.max(2)..path.len() {
+            let Some(tag_node) = self.root.get(&path[..k - 1]) else {
+                return;
+            };
+            if !tag_node.tag {
+                continue;
+            }
+            let instance = path[k - 1].as_ref();
+            let name = path[k].as_ref();
+            let inferred = tag_node
+                .children
+                .iter()
+                .filter(|i| &*i.name != instance)
+                .find_map(|i| i.child(name))
+                .is_some_and(|n| n.tag);
+            if inferred && let Some(n) = self.root.get_mut(&path[..=k]) {
+                n.tag = true;
+                n.leaf = false;
             }
         }
     }
@@ -385,7 +416,7 @@ impl ConfigTree {
         let node = self.root.get_mut(path).ok_or_else(|| Error::NoSuchNode {
             path: Path::from(path).to_string(),
         })?;
-        node.comment = (!text.is_empty()).then(|| text.to_owned());
+        node.comment = (!text.is_empty()).then(|| Box::from(text));
         Ok(())
     }
 
@@ -443,6 +474,58 @@ impl ConfigTree {
         }
         out
     }
+}
+
+/// Gives two trees the same config.boot rendering flags where they have the same node, so that
+/// a view of their differences shows content, not spelling: a node is a tag node if either tree
+/// says so, and an empty node is written with braces if either tree does. Then, inside each tree,
+/// a child of a tag instance becomes a tag node if the same child is one under another
+/// instance. Needed when one side came from set commands, which carry no flags.
+pub fn harmonize_flags(a: &mut ConfigTree, b: &mut ConfigTree) {
+    fn unify(x: &mut Node, y: &mut Node) {
+        let tag = x.tag || y.tag;
+        let leaf = x.leaf && y.leaf;
+        (x.tag, y.tag, x.leaf, y.leaf) = (tag, tag, leaf, leaf);
+        let (mut i, mut j) = (0, 0);
+        while i < x.children.len() && j < y.children.len() {
+            match natural_cmp(&x.children[i].name, &y.children[j].name) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => j += 1,
+                Ordering::Equal => {
+                    unify(&mut x.children[i], &mut y.children[j]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+    }
+    fn propagate(n: &mut Node) {
+        if n.tag {
+            let mut tagged: Vec<Box<str>> = Vec::new();
+            for inst in &n.children {
+                for c in inst.children.iter().filter(|c| c.tag) {
+                    if !tagged.contains(&c.name) {
+                        tagged.push(c.name.clone());
+                    }
+                }
+            }
+            for inst in &mut n.children {
+                for c in &mut inst.children {
+                    if tagged.contains(&c.name) {
+                        c.tag = true;
+                    }
+                }
+            }
+        }
+        for c in &mut n.children {
+            propagate(c);
+        }
+    }
+    unify(&mut a.root, &mut b.root);
+    a.root.tag = false;
+    b.root.tag = false;
+    propagate(&mut a.root);
+    propagate(&mut b.root);
 }
 
 fn check_path<S: AsRef<str>>(path: &[S]) -> Result<(), Error> {
@@ -578,6 +661,58 @@ mod tests {
         check(
             "a\nb",
             Err("Cannot use the newline character in a value string"),
+        );
+    }
+
+    #[test]
+    fn new_nodes_take_tag_flags_from_sibling_instances() {
+        let mut t = ConfigTree::new();
+        t.set(&p("firewall name WAN rule 10 action"), Some("accept"))
+            .ok();
+        t.set_tag(&p("firewall name"), true).ok();
+        t.set_tag(&p("firewall name WAN rule"), true).ok();
+        t.set(&p("firewall name LAN rule 5 action"), Some("drop"))
+            .ok();
+        assert!(
+            t.get(&p("firewall name LAN rule"))
+                .is_some_and(Node::is_tag)
+        );
+        assert!(
+            !t.get(&p("firewall name LAN rule 5"))
+                .is_some_and(Node::is_tag)
+        );
+    }
+
+    #[test]
+    fn harmonized_flags_follow_the_informed_side() {
+        let mut from_boot = ConfigTree::new();
+        from_boot
+            .set(&p("interfaces ethernet eth0 address"), Some("dhcp"))
+            .ok();
+        from_boot.set(&p("interfaces loopback lo"), None).ok();
+        from_boot.set_tag(&p("interfaces ethernet"), true).ok();
+        from_boot.set_tag(&p("interfaces loopback"), true).ok();
+        from_boot.set_leaf(&p("interfaces loopback lo"), false).ok();
+        let mut from_cmds = ConfigTree::new();
+        from_cmds
+            .set(&p("interfaces ethernet eth1 address"), Some("dhcp"))
+            .ok();
+        from_cmds.set(&p("interfaces loopback lo"), None).ok();
+        harmonize_flags(&mut from_boot, &mut from_cmds);
+        assert!(
+            from_cmds
+                .get(&p("interfaces ethernet"))
+                .is_some_and(Node::is_tag)
+        );
+        assert!(
+            !from_cmds
+                .get(&p("interfaces loopback lo"))
+                .is_some_and(Node::is_leaf)
+        );
+        assert!(
+            !from_cmds
+                .get(&p("interfaces ethernet eth1"))
+                .is_some_and(Node::is_tag)
         );
     }
 
