@@ -5,7 +5,7 @@
 //! no input can inject a shell command, and reading the output back step by step, finding
 //! failures by VyOS's own patterns whatever the exit status says. Pure: no IO.
 
-use crate::vyos::{Command, Op};
+use crate::vyos::Command;
 
 /// The marker printed before each step; a step's output is what follows it.
 pub const MARKER: &str = "@@vnfsync-step";
@@ -43,7 +43,7 @@ pub enum Step {
 #[error("refusing to send `{word}`: {reason}")]
 pub struct Unsafe {
     pub word: String,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 /// Single-quote a word for vbash. Words holding `'`, a newline or a control character are
@@ -52,13 +52,13 @@ pub fn quote(word: &str) -> Result<String, Unsafe> {
     if word.contains('\'') {
         return Err(Unsafe {
             word: word.to_string(),
-            reason: "it contains a single quote",
+            reason: "it contains a single quote".into(),
         });
     }
     if word.chars().any(char::is_control) {
         return Err(Unsafe {
             word: word.to_string(),
-            reason: "it contains a control character",
+            reason: "it contains a control character".into(),
         });
     }
     Ok(format!("'{word}'"))
@@ -69,24 +69,14 @@ fn words(parts: &[String]) -> Result<String, Unsafe> {
     Ok(quoted?.join(" "))
 }
 
-/// Render one configuration command with every word quoted.
+/// One configuration command as a vbash line: `vyos::Command::to_shell`, the one place that
+/// formats commands for a shell (odd path words and every value single-quoted; values cstore
+/// would refuse are refused).
 pub fn config_line(cmd: &Command) -> Result<String, Unsafe> {
-    let mut parts = cmd.path.clone();
-    if let Some(v) = &cmd.value {
-        parts.push(v.clone());
-    }
-    if cmd.path.is_empty() {
-        return Err(Unsafe {
-            word: String::new(),
-            reason: "a command needs a path",
-        });
-    }
-    let verb = match cmd.op {
-        Op::Set => "set",
-        Op::Delete => "delete",
-        Op::Comment => "comment",
-    };
-    Ok(format!("{verb} {}", words(&parts)?))
+    cmd.to_shell().map_err(|e| Unsafe {
+        word: cmd.path.join(" "),
+        reason: e.to_string(),
+    })
 }
 
 /// Build the script: template, `configure`, each step behind a marker, `exit discard` at the end
@@ -224,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn every_word_is_quoted() {
+    fn values_and_odd_words_are_quoted() {
         let line = config_line(&set(
             "firewall ipv4 name WAN rule 10 description",
             Some("a; rm -rf / $(x) `y`"),
@@ -232,8 +222,10 @@ mod tests {
         .expect("ok");
         assert_eq!(
             line,
-            "set 'firewall' 'ipv4' 'name' 'WAN' 'rule' '10' 'description' 'a; rm -rf / $(x) `y`'"
+            "set firewall ipv4 name WAN rule 10 description 'a; rm -rf / $(x) `y`'"
         );
+        let odd = config_line(&set("system host-name $(reboot)", None)).expect("ok");
+        assert_eq!(odd, "set system host-name '$(reboot)'");
     }
 
     #[test]
@@ -262,7 +254,7 @@ mod tests {
         assert_eq!(
             s,
             "source /opt/vyatta/etc/functions/script-template\nconfigure\n\
-             echo '@@vnfsync-step 0'\nset 'system' 'host-name' 'r1'\n\
+             echo '@@vnfsync-step 0'\nset system host-name 'r1'\n\
              echo '@@vnfsync-step 1'\nsg vyattacfg -c \"/usr/bin/config-mgmt commit_confirm -y -t 2\"\n\
              export IN_COMMIT_CONFIRM=t\ncommit comment 'vnfsync abc'\nunset IN_COMMIT_CONFIRM\n\
              echo '@@vnfsync-step end'\nexit discard\n"
