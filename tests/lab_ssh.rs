@@ -483,8 +483,10 @@ async fn keepalives_are_answered_during_a_slow_exec() {
 async fn drop_connection_delivers_the_result_then_closes() {
     require_ssh().await;
     let lab = start(None).await;
+    // A one-command OpenSSH run gets the whole result, exit status included.
     let out = run(lab.ssh(GOOD_KEY, &["drop bye"]), b"").await;
     assert_eq!(text(&out.stdout), "bye\n", "stderr: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
 
     // On one connection: the channel gets its result, then the whole connection is gone.
     let handle = russh_login(lab.port).await.expect("russh login");
@@ -563,6 +565,13 @@ async fn channels_per_connection_are_limited() {
     let handle = russh_login(lab.port).await.expect("russh login");
     let first = handle.channel_open_session().await.expect("first channel");
     first.exec(true, "hang").await.expect("exec");
+    wait_until("the hanging exec to start", || lab.backend.hanging() == 1).await;
+    // The hanging channel blocks no other channel of its connection.
+    let seen = russh_exec(&handle, "show version", b"")
+        .await
+        .expect("exec");
+    assert_eq!(seen.stdout, b"vyos ran: show version\n");
+    // That channel is done, so its slot is free again; the one after it is not.
     let second = handle.channel_open_session().await.expect("second channel");
     assert!(
         handle.channel_open_session().await.is_err(),

@@ -39,8 +39,9 @@ pub const SERVER_ID: &str = "SSH-2.0-vnfsync_lab";
 /// The SSH `extended data` type code for stderr (RFC 4254 §5.2).
 const STDERR: u32 = 1;
 
-/// How long a connection to be dropped waits for the client to close the channel first.
-const DROP_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection to be dropped stays up after the result was sent, so that the client
+/// can write the result out before the disconnect (see [`deliver`]).
+const DROP_GRACE: Duration = Duration::from_millis(250);
 
 /// The disconnect message of a connection dropped by fault injection.
 const DROP_MESSAGE: &str = "connection dropped";
@@ -214,8 +215,10 @@ async fn serve_connection(
             return;
         }
     };
-    let _guard = DisconnectOnDrop(Some(session.handle()));
-    match session.await {
+    let mut guard = DisconnectOnDrop(Some(session.handle()));
+    let ended = session.await;
+    guard.0 = None;
+    match ended {
         Ok(()) => debug!(peer = %peer, "lab ssh: connection closed"),
         Err(error) => debug!(peer = %peer, %error, "lab ssh: connection ended"),
     }
@@ -363,10 +366,13 @@ fn failure(message: &str) -> ExecResult {
 
 /// Sends an exec's result to the client: stdout, stderr, exit status, EOF, close.
 ///
-/// A result that asks for the connection to be dropped gets no close: `drop_requested` is set
-/// after the EOF, and the handler drops the connection when the client closes the channel
-/// (OpenSSH does so once it has written the output out; a disconnect before that loses it),
-/// or this task does after [`DROP_GRACE`]. Stops quietly when the connection is gone.
+/// A result that asks for the connection to be dropped sets `drop_requested` first; the
+/// connection is then dropped as soon as the client closes the channel (the handler sees that
+/// only if the client closes before our close arrives, as russh's client does after EOF), else
+/// by this task [`DROP_GRACE`] after the close. OpenSSH closes only after the server did, and
+/// quits without writing out buffered output on a disconnect: the grace lets it finish, so a
+/// one-command `ssh` run sees the whole result and its exit status, and a client reusing the
+/// connection sees it closed. Stops quietly when the connection is gone.
 async fn deliver(
     handle: &server::Handle,
     channel: ChannelId,
@@ -400,11 +406,7 @@ async fn deliver(
         // Set before the EOF goes out: the client's close may follow it at once.
         drop_requested.store(drop_connection, Ordering::SeqCst);
         handle.eof(channel).await?;
-        if drop_connection {
-            Ok(())
-        } else {
-            handle.close(channel).await
-        }
+        handle.close(channel).await
     }
     .await;
     if sent.is_err() {
@@ -413,7 +415,7 @@ async fn deliver(
     }
     if drop_connection {
         tokio::time::sleep(DROP_GRACE).await;
-        info!(peer = %peer, ?channel, "lab ssh: dropping the connection (fault; the client kept the channel open)");
+        info!(peer = %peer, ?channel, "lab ssh: dropping the connection (fault)");
         if handle
             .disconnect(Disconnect::ByApplication, DROP_MESSAGE.into(), "en".into())
             .await
@@ -472,10 +474,9 @@ impl server::Handler for Connection {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), SshError> {
-        // The channel's own message stream is not used: the handler callbacks carry everything,
-        // and an unread stream would stall the connection once its buffer is full.
-        // russh does not report the client's reply to a close we sent: channels whose exec is
-        // done are forgotten here.
+        // The channel's own message stream is dropped unused: the handler callbacks carry
+        // everything. russh does not report the client's reply to a close we sent, so channels
+        // whose exec is done are forgotten here, before counting.
         self.channels.retain(|_, state| match state {
             ChannelState::Running(task) => !task.task.is_finished(),
             ChannelState::Idle | ChannelState::Stdin { .. } => true,
