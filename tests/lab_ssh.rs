@@ -521,6 +521,46 @@ async fn shell_and_pty_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssh_multiplexes_sessions_over_one_connection() {
+    require_ssh().await;
+    let lab = start(None).await;
+    let socket = lab.path("mux");
+    let socket_arg = socket.display().to_string();
+    // The master holds the one connection; -M and -S override the builder's no-mux options.
+    let _master = lab
+        .ssh(GOOD_KEY, &["-M", "-S", &socket_arg, "-N"])
+        .spawn()
+        .expect("spawn ssh master");
+    wait_until("the control socket", || socket.exists()).await;
+
+    let slow = run(
+        lab.ssh(GOOD_KEY, &["-S", &socket_arg, "sleep 300 slow"]),
+        b"",
+    );
+    let script = run(
+        lab.ssh(GOOD_KEY, &["-S", &socket_arg, "vbash -s"]),
+        b"show version\n",
+    );
+    let failing = run(lab.ssh(GOOD_KEY, &["-S", &socket_arg, "fail 2 no"]), b"");
+    let (slow, script, failing) = tokio::join!(slow, script, failing);
+    assert_eq!(
+        text(&slow.stdout),
+        "slow\n",
+        "stderr: {}",
+        text(&slow.stderr)
+    );
+    assert_eq!(text(&script.stdout), "show version\n");
+    assert_eq!(failing.status.code(), Some(2));
+    assert_eq!(text(&failing.stdout), "out:no\n");
+    assert_eq!(lab.backend.execs(), 3);
+    assert_eq!(
+        lab.backend.admitted(),
+        1,
+        "all sessions share the master's connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_channels_on_one_connection() {
     let lab = start(None).await;
     let handle = russh_login(lab.port).await.expect("russh login");

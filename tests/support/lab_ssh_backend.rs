@@ -35,6 +35,7 @@ pub fn openssh_public(key: &PrivateKey) -> String {
 
 #[derive(Debug, Default)]
 pub struct Counters {
+    pub admitted: AtomicUsize,
     pub execs: AtomicUsize,
     pub hanging: AtomicUsize,
     pub abandoned: AtomicUsize,
@@ -56,6 +57,10 @@ impl TestBackend {
         }
     }
 
+    /// TCP connections admitted so far.
+    pub fn admitted(&self) -> usize {
+        self.counters.admitted.load(Ordering::SeqCst)
+    }
     pub fn execs(&self) -> usize {
         self.counters.execs.load(Ordering::SeqCst)
     }
@@ -81,6 +86,7 @@ impl ExecBackend for TestBackend {
         if self.refuse.load(Ordering::SeqCst) {
             Admission::Refuse
         } else {
+            self.counters.admitted.fetch_add(1, Ordering::SeqCst);
             Admission::Accept
         }
     }
