@@ -2,3 +2,4 @@
 //! profiles, commit-confirm, an SSH front end and the HTTP API (reference/vyos.md §3–§5, §7).
 
 pub mod frontend;
+pub mod ssh;
