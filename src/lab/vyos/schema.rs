@@ -87,6 +87,36 @@ const TOP: &[&str] = &[
 ];
 const TOP_13: &[&str] = &["cluster", "traffic-policy", "zone-policy"];
 
+/// The children a few top-level nodes can have (interface types, NAT kinds).
+const SECOND: &[(&str, &[&str])] = &[
+    (
+        "interfaces",
+        &[
+            "bonding",
+            "bridge",
+            "dummy",
+            "ethernet",
+            "geneve",
+            "input",
+            "l2tpv3",
+            "loopback",
+            "macsec",
+            "openvpn",
+            "pppoe",
+            "pseudo-ethernet",
+            "sstpc",
+            "tunnel",
+            "virtual-ethernet",
+            "vti",
+            "vxlan",
+            "wireguard",
+            "wireless",
+            "wwan",
+        ],
+    ),
+    ("nat", &["cgnat", "destination", "source", "static"]),
+];
+
 /// Paths that exist only in some profiles: the listed prefix is invalid elsewhere.
 const GATED: &[(&str, On)] = &[
     ("firewall ipv4", On::V14Up),
@@ -477,6 +507,12 @@ pub fn check_path(profile: Profile, path: &[String]) -> Result<(), SchemaError> 
         || (profile == Profile::V13 && TOP_13.contains(&first.as_str()));
     if !top_ok {
         return Err(invalid(0));
+    }
+    if let Some(second) = path.get(1)
+        && let Some((_, allowed)) = SECOND.iter().find(|(top, _)| top == first)
+        && !allowed.contains(&second.as_str())
+    {
+        return Err(invalid(1));
     }
     for (pat, on) in GATED {
         let plen = pat.split(' ').count();

@@ -1038,3 +1038,456 @@ pub fn op_command(app: &Appliance, w: &[&str]) -> (String, u32) {
     }
     (out, status)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::lab::vyos::appliance::{ApplianceSpec, Timing};
+    use crate::lab::vyos::faults::Faults;
+    use crate::lab::vyos::frontend::{Admission, ExecBackend};
+
+    const HEAD: &str =
+        "#!/bin/vbash\nsource /opt/vyatta/etc/functions/script-template\nconfigure\n";
+
+    fn timing() -> Timing {
+        Timing {
+            minute: Duration::from_millis(300),
+            reboot: Duration::from_millis(300),
+        }
+    }
+
+    fn appliance(profile: Profile) -> Arc<Appliance> {
+        match Appliance::new(ApplianceSpec::new("r1", profile), timing()) {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Runs `body` as a `vbash -s` script after the template and `configure`.
+    async fn script(app: &Arc<Appliance>, body: &str) -> (String, u32) {
+        let r = app
+            .exec(
+                "vyos",
+                "vbash -s".to_owned(),
+                format!("{HEAD}{body}").into_bytes(),
+            )
+            .await;
+        (
+            String::from_utf8_lossy(&r.stdout).into_owned(),
+            r.exit_status,
+        )
+    }
+
+    async fn op(app: &Arc<Appliance>, command: &str) -> String {
+        let r = app.exec("vyos", command.to_owned(), Vec::new()).await;
+        String::from_utf8_lossy(&r.stdout).into_owned()
+    }
+
+    /// Polls `f` every 10 ms until it holds or 5 s pass.
+    async fn eventually(what: &str, f: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn has(app: &Appliance, path: &[&str]) -> bool {
+        app.active().exists(path)
+    }
+
+    #[tokio::test]
+    async fn set_commit_show_round_trip() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set system host-name 'edge1'\nset interfaces ethernet eth1 description WAN\ncommit comment 'first'\nsave\nexit\n",
+        )
+        .await;
+        assert_eq!((out.as_str(), rc), ("", 0));
+        let cmds = op(&app, "show configuration commands").await;
+        assert!(cmds.contains("set system host-name 'edge1'\n"), "{cmds}");
+        assert!(
+            cmds.contains("set interfaces ethernet eth1 description 'WAN'\n"),
+            "{cmds}"
+        );
+        assert!(
+            app.saved().contains("host-name \"edge1\""),
+            "{}",
+            app.saved()
+        );
+        assert!(app.saved().ends_with("// Release version: 1.4.0\n"));
+        let log = op(&app, "show system commit").await;
+        assert!(log.starts_with("0   "), "{log}");
+        assert!(log.contains(" by vyos via cli\n    first\n"), "{log}");
+        assert!(
+            op(&app, "show version")
+                .await
+                .contains("Version:          VyOS 1.4.0\n")
+        );
+        let json = op(&app, "show configuration json").await;
+        assert!(json.contains("\"host-name\":\"edge1\""), "{json}");
+        let masked = op(&app, "show configuration").await;
+        assert!(masked.contains("key ****************"), "{masked}");
+    }
+
+    #[tokio::test]
+    async fn exit_code_quirks_and_messages() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(&app, "set interfaces foo bar\n").await;
+        assert_eq!(
+            out,
+            "\n  Configuration path: interfaces [foo] is not valid\n  Set failed\n\n"
+        );
+        assert_eq!(rc, 0, "a failed set exits 0");
+        let (out, rc) = script(&app, "set foo bar\n").await;
+        assert_eq!(
+            (out.as_str(), rc),
+            (
+                "\n  Configuration path: [foo] is not valid\n  Set failed\n\n",
+                0
+            )
+        );
+        let (out, _) = script(&app, "set system host-name 'r1'\n").await;
+        assert_eq!(
+            out,
+            "\n  Configuration path: [system host-name r1] already exists\n\n"
+        );
+        let (out, rc) = script(&app, "delete system domain-name\n").await;
+        assert_eq!(
+            (out.as_str(), rc),
+            (
+                "\n  Nothing to delete (the specified node does not exist)\n\n",
+                0
+            )
+        );
+        let (out, rc) = script(&app, "set system host-name 'bad name'\n").await;
+        assert_eq!(
+            out,
+            "\n  Invalid host name\n  Value validation failed\n  Set failed\n\n"
+        );
+        assert_eq!(rc, 0);
+        let (out, rc) = script(&app, "set system domain-name \"it's\"\n").await;
+        assert!(
+            out.contains("Cannot use the single quote (') character in a value string"),
+            "{out}"
+        );
+        assert_eq!(rc, 0);
+        let (out, rc) = script(&app, "commit\n").await;
+        assert_eq!(
+            (out.as_str(), rc),
+            ("No configuration changes to commit\n", 1)
+        );
+        let (out, rc) = script(&app, "commit confirm\n").await;
+        assert_eq!((out.as_str(), rc), ("Use commit-confirm command\n", 1));
+        let (out, rc) = script(&app, "set system time-zone 'UTC'\nexit\necho after\n").await;
+        assert_eq!(
+            out,
+            "Cannot exit: configuration modified.\nUse 'exit discard' to discard the changes and exit.\nafter\n"
+        );
+        assert_eq!(rc, 0, "echo ran last");
+        let (out, _) = script(&app, "set system time-zone 'UTC'\ndiscard\ndiscard\n").await;
+        assert_eq!(
+            out,
+            "Changes have been discarded\nNo changes have been discarded\n"
+        );
+        // Without the template, configuration commands do not exist.
+        let r = app
+            .exec(
+                "vyos",
+                "vbash -s".to_owned(),
+                b"configure\nset system host-name x\n".to_vec(),
+            )
+            .await;
+        assert_eq!(r.exit_status, 127);
+        assert_eq!(
+            String::from_utf8_lossy(&r.stderr),
+            "vbash: line 1: configure: command not found\nvbash: line 2: set: command not found\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn partial_commit_and_validation_errors() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set system host-name 'edge2'\nset nat source rule 10 outbound-interface name 'eth0'\ncommit\necho MARK\ncompare commands\n",
+        )
+        .await;
+        assert_eq!(rc, 0, "a failed commit exits 0");
+        assert_eq!(
+            out,
+            "\nSource NAT configuration error in rule 10: translation requires address\nand/or port\n\n[[nat]] failed\nCommit failed\nMARK\nset nat source rule 10 outbound-interface name 'eth0'\n"
+        );
+        assert_eq!(
+            app.active().values(&["system", "host-name"]),
+            Some(&["edge2".to_owned()][..]),
+            "the system subtree stayed committed"
+        );
+        assert!(!has(&app, &["nat"]));
+        let (out, _) = script(
+            &app,
+            "set firewall ipv4 name IN rule 10 action 'jump'\nset firewall ipv4 name IN rule 10 jump-target 'NOPE'\ncommit\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "\nInvalid jump-target. Firewall ipv4 name NOPE does not exist on the\nsystem\n\n[[firewall]] failed\nCommit failed\n"
+        );
+        let (out, _) = script(
+            &app,
+            "set nat source rule 10 outbound-interface name 'eth9'\nset nat source rule 10 translation address 'masquerade'\ncommit\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "\nWARNING: Interface \"eth9\" for source NAT rule \"10\" does not exist!\n\n"
+        );
+        assert!(has(&app, &["nat", "source", "rule", "10"]));
+        let (out, _) = script(&app, "set firewall name X default-action drop\n").await;
+        assert!(
+            out.contains("Configuration path: firewall [name] is not valid"),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn load_merge_compare_rollback_soft() {
+        let app = appliance(Profile::V14);
+        let (out, _) = script(
+            &app,
+            "save /config/snap\nset system host-name 'changed'\ncompare\ncommit\nload /config/snap\ncompare commands\ncommit\nrollback-soft 1\ncompare commands\nload /config/missing\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "[system]\n- host-name \"r1\"\n+ host-name \"changed\"\nLoading configuration from '/config/snap'\nLoad complete. Use 'commit' to make changes effective.\ndelete system host-name 'changed'\nset system host-name 'r1'\nRollback diff has been applied.\nUse \"compare\" to review the changes or \"commit\" to apply them.\ndelete system host-name 'r1'\nset system host-name 'changed'\nCannot load: configuration modified.\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn commit_confirm_prompt_swallows_next_line_and_hangs_at_eof() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set system time-zone 'UTC'\ncommit-confirm 5\ny\nconfirm\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "commit-confirm will automatically reboot in 5 minutes unless changes are confirmed.\nProceed ? [Y/n] \nReboot timer stopped\n"
+        );
+        assert_eq!(rc, 0);
+        // The next line is taken as the answer: `echo` is not yes/no, so it asks again, and EOF
+        // then loops forever.
+        let hung = tokio::time::timeout(
+            Duration::from_millis(300),
+            script(
+                &app,
+                "set system time-zone 'CET'\ncommit-confirm 5\necho lost\n",
+            ),
+        )
+        .await;
+        assert!(hung.is_err(), "ask_yes_no at EOF never returns");
+        assert_eq!(app.pending_confirm(), None, "nothing was armed");
+    }
+
+    #[tokio::test]
+    async fn commit_confirm_timeout_1_4_reboots_to_saved_config() {
+        let app = appliance(Profile::V14);
+        // An earlier unsaved commit is lost too (§3.6).
+        let (_, _) = script(&app, "set system domain-name 'unsaved.example'\ncommit\n").await;
+        let (out, _) = script(&app, "set system time-zone 'UTC'\ncommit-confirm 1\ny\n").await;
+        assert!(
+            out.starts_with("You should save previous commits before commit-confirm !\n"),
+            "{out}"
+        );
+        assert!(has(&app, &["system", "time-zone"]));
+        eventually("the reboot", || !app.is_up()).await;
+        assert_eq!(app.admit(), Admission::Refuse);
+        eventually("the end of the reboot", || app.is_up()).await;
+        assert!(!has(&app, &["system", "time-zone"]));
+        assert!(!has(&app, &["system", "domain-name"]));
+        assert_eq!(app.admit(), Admission::Accept);
+    }
+
+    #[tokio::test]
+    async fn commit_confirm_save_in_window_survives_on_1_4_but_not_1_3() {
+        for (profile, survives) in [(Profile::V14, true), (Profile::V13, false)] {
+            let app = appliance(profile);
+            let (out, _) = script(
+                &app,
+                "set system time-zone 'UTC'\ncommit-confirm 1\ny\nsave\n",
+            )
+            .await;
+            if profile == Profile::V13 {
+                assert!(out.starts_with("commit confirm will be automatically reboot in 1 minutes unless confirmed\nProceed? [confirm]\n"), "{out}");
+                assert!(
+                    out.ends_with("Saving configuration to '/config/config.boot'...\nDone\n"),
+                    "{out}"
+                );
+            }
+            eventually("the reboot", || !app.is_up()).await;
+            eventually("the end of the reboot", || app.is_up()).await;
+            assert_eq!(has(&app, &["system", "time-zone"]), survives, "{profile}");
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_confirm_1_5_reload_reverts_without_reboot() {
+        let app = appliance(Profile::V15);
+        let (_, _) = script(
+            &app,
+            "set system config-management commit-confirm action 'reload'\ncommit\n",
+        )
+        .await;
+        let (out, _) = script(&app, "set system time-zone 'UTC'\ncommit-confirm 1\ny\n").await;
+        assert!(
+            out.contains("will automatically reload previous config in 1 minutes"),
+            "{out}"
+        );
+        eventually("the revert", || !has(&app, &["system", "time-zone"])).await;
+        assert!(app.is_up(), "reload does not reboot");
+        assert!(has(
+            &app,
+            &["system", "config-management", "commit-confirm"]
+        ));
+        assert!(
+            app.log()
+                .iter()
+                .any(|e| e.command == "[commit-confirm] Reverting to previous config now")
+        );
+    }
+
+    #[tokio::test]
+    async fn config_mgmt_path_and_one_pending_confirm() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set system time-zone 'UTC'\nsg vyattacfg -c \"/usr/bin/config-mgmt commit_confirm -y -t 5\"\nexport IN_COMMIT_CONFIRM=t\ncommit\nunset IN_COMMIT_CONFIRM\nsudo sg vyattacfg \"/usr/bin/config-mgmt commit_confirm -y -t 5\"\necho rc-marker\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "Initialized commit-confirm; 5 minutes to confirm before reboot\nAnother confirm is pending\nrc-marker\n"
+        );
+        assert_eq!(rc, 0);
+        let held = app.archive().len();
+        let (out, _) = script(
+            &app,
+            "set system domain-name 'x.example'\ncommit-confirm 5\ny\n",
+        )
+        .await;
+        assert!(out.ends_with("Another confirm is pending\n"), "{out}");
+        assert!(
+            !has(&app, &["system", "domain-name"]),
+            "1.4 skips the commit"
+        );
+        let (out, _) = script(&app, "confirm\nconfirm\n").await;
+        assert_eq!(out, "Reboot timer stopped\nNo confirm pending\n");
+        assert_eq!(
+            app.archive().len(),
+            held + 1,
+            "the held revision is archived by confirm"
+        );
+        // 1.3: no config-mgmt; a second commit-confirm still commits, without a new timer.
+        let old = appliance(Profile::V13);
+        let r = old
+            .exec(
+                "vyos",
+                "vbash -s".to_owned(),
+                b"sg vyattacfg -c \"/usr/bin/config-mgmt commit_confirm -y -t 5\"\n".to_vec(),
+            )
+            .await;
+        assert_eq!(r.exit_status, 127);
+        let (_, _) = script(&old, "set system time-zone 'UTC'\ncommit-confirm 5\ny\n").await;
+        let (out, _) = script(
+            &old,
+            "set system domain-name 'x.example'\ncommit-confirm 5\ny\n",
+        )
+        .await;
+        assert!(out.ends_with("Another confirm is pending\n"), "{out}");
+        assert!(has(&old, &["system", "domain-name"]), "1.3 still commits");
+    }
+
+    #[tokio::test]
+    async fn lockout_and_recovery_by_commit_confirm() {
+        let app = appliance(Profile::V14);
+        assert_eq!(app.admit(), Admission::Accept);
+        let (out, _) = script(
+            &app,
+            "set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit-confirm 1\ny\n",
+        )
+        .await;
+        assert!(!out.contains("failed"), "{out}");
+        assert_eq!(app.admit(), Admission::Refuse, "locked out of SSH");
+        eventually("the reboot", || !app.is_up()).await;
+        eventually("the end of the reboot", || app.is_up()).await;
+        assert_eq!(app.admit(), Admission::Accept, "commit-confirm saved us");
+    }
+
+    #[tokio::test]
+    async fn faults() {
+        let app = appliance(Profile::V14);
+        app.set_faults(Faults {
+            fail_next_commit: Some("injected failure".to_owned()),
+            ..Faults::default()
+        });
+        let (out, rc) = script(&app, "set system time-zone 'UTC'\ncommit\ncommit\n").await;
+        assert_eq!(out, "\ninjected failure\n\nCommit failed\n");
+        assert_eq!(rc, 0);
+        assert!(
+            has(&app, &["system", "time-zone"]),
+            "the second commit went through"
+        );
+
+        app.set_faults(Faults {
+            drop_after: Some(4),
+            ..Faults::default()
+        });
+        let r = app
+            .exec(
+                "vyos",
+                "vbash -s".to_owned(),
+                format!("{HEAD}echo one\necho two\n").into_bytes(),
+            )
+            .await;
+        assert!(r.drop_connection);
+        assert_eq!(String::from_utf8_lossy(&r.stdout), "one\n");
+
+        app.set_faults(Faults {
+            hang_on: Some("show version".to_owned()),
+            ..Faults::default()
+        });
+        let hung = tokio::time::timeout(Duration::from_millis(200), op(&app, "show version")).await;
+        assert!(hung.is_err());
+
+        app.set_faults(Faults {
+            latency_ms: 100,
+            ..Faults::default()
+        });
+        let t0 = tokio::time::Instant::now();
+        let _ = op(&app, "show version").await;
+        assert!(t0.elapsed() >= Duration::from_millis(100));
+
+        app.set_faults(Faults {
+            refuse_auth: true,
+            ..Faults::default()
+        });
+        assert!(!app.check_password("vyos", "vyos"));
+        app.set_faults(Faults::default());
+        assert!(app.check_password("vyos", "vyos"));
+        assert!(!app.check_password("vyos", "wrong"));
+
+        app.reboot_now();
+        assert_eq!(app.admit(), Admission::Refuse);
+        assert!(!app.check_password("vyos", "vyos"));
+        eventually("the end of the reboot", || app.is_up()).await;
+        assert!(app.log().iter().any(|e| e.command == "echo one"));
+    }
+}
