@@ -198,11 +198,12 @@ fn error(code: StatusCode, msg: &str) -> Response {
 }
 
 fn nginx_page(code: StatusCode) -> Response {
-    let title = format!(
-        "{} {}",
-        code.as_u16(),
-        code.canonical_reason().unwrap_or_default()
-    );
+    // nginx keeps the old RFC 2616 name of 413.
+    let reason = match code {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        c => c.canonical_reason().unwrap_or_default(),
+    };
+    let title = format!("{} {reason}", code.as_u16());
     html(
         code,
         format!(

@@ -1053,7 +1053,7 @@ mod tests {
 
     fn timing() -> Timing {
         Timing {
-            minute: Duration::from_millis(300),
+            minute: Duration::from_millis(500),
             reboot: Duration::from_millis(300),
         }
     }
