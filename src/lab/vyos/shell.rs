@@ -7,7 +7,9 @@
 //! `commit-confirm` (its prompt swallows the next script line; at EOF it loops forever),
 //! `confirm`, `compare`, `discard`, `save`, `load`, `merge`, `rollback-soft`, `exit [discard]`,
 //! `run <op>`, `echo`, `export`/`unset IN_COMMIT_CONFIRM`, `sg vyattacfg -c "..."`, `sudo`,
-//! `config-mgmt commit_confirm -y -t N`, and the op-mode `show` commands. Each script line is one
+//! `config-mgmt commit_confirm -y -t N`, and the op-mode `show` commands. An exec request is
+//! either `vbash -s` (the script on stdin), `vbash -c 'script'` (split at `; `), or one op-mode
+//! command (optionally behind `vyatta-op-cmd-wrapper`). Each script line is one
 //! command for the log and the faults. It is a line interpreter, not a shell: no variables,
 //! pipes, `;`, `&&` or process substitution (`source <(...)` is refused with a message).
 //! Must not touch appliance state except through [`Appliance`] methods.
@@ -57,9 +59,24 @@ pub async fn run(app: Arc<Appliance>, user: String, command: String, stdin: Vec<
         generation,
         line_no: 0,
     };
+    let words: Vec<String> = split_words(&command)
+        .map(|w| w.into_iter().map(|w| w.text).collect())
+        .unwrap_or_default();
     let script = if wants_stdin(&command) {
         sh.app.record(Via::Ssh, &sh.user, &command);
         String::from_utf8_lossy(&stdin).into_owned()
+    } else if let [sh_name, flag, inner, ..] = words.as_slice()
+        && is_vbash(sh_name)
+        && flag == "-c"
+    {
+        // `vbash -c 'script'`: a script given inline, without the template unless it sources it.
+        sh.app.record(Via::Ssh, &sh.user, &command);
+        inner.replace("; ", "\n")
+    } else if let Some((first, rest)) = words.split_first()
+        && first.ends_with("vyatta-op-cmd-wrapper")
+    {
+        sh.template = true;
+        rest.join(" ")
     } else {
         // A single op-mode command, as the login shell runs it.
         sh.template = true;
@@ -777,8 +794,10 @@ impl Shell {
             Some(true) => {}
         }
         match self.app.arm_confirm(minutes) {
+            // 1.4+ prints config-mgmt's "Initialized commit-confirm; ..."; 1.3's `at` job is
+            // silent; a second one on 1.3 says "Another confirm is pending" and commits anyway.
             Ok(a) => {
-                if !a.new_timer {
+                if !a.new_timer || profile.is_1_4_plus() {
                     self.out.push_str(&a.message);
                 }
             }
@@ -940,6 +959,11 @@ impl Shell {
 
     /// An op-mode command (`show ...`, `confirm`, `rollback N`), directly or after `run`.
     fn op_mode(&mut self, words: &[Word], lines: &[&str], i: &mut usize) {
+        // The template makes `run` work outside configuration mode too.
+        let words = match words.first() {
+            Some(w) if w.text == "run" => &words[1..],
+            _ => words,
+        };
         let w: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
         self.status = 0;
         match w.as_slice() {
@@ -1132,6 +1156,14 @@ mod tests {
         );
         let json = op(&app, "show configuration json").await;
         assert!(json.contains("\"host-name\":\"edge1\""), "{json}");
+        let inline = op(
+            &app,
+            "vbash -c 'source /opt/vyatta/etc/functions/script-template; run show host name'",
+        )
+        .await;
+        assert_eq!(inline, "edge1\n");
+        let wrapped = op(&app, "/opt/vyatta/bin/vyatta-op-cmd-wrapper show host name").await;
+        assert_eq!(wrapped, "edge1\n");
         let masked = op(&app, "show configuration").await;
         assert!(masked.contains("key ****************"), "{masked}");
     }
@@ -1280,7 +1312,7 @@ mod tests {
         .await;
         assert_eq!(
             out,
-            "commit-confirm will automatically reboot in 5 minutes unless changes are confirmed.\nProceed ? [Y/n] \nReboot timer stopped\n"
+            "commit-confirm will automatically reboot in 5 minutes unless changes are confirmed.\nProceed ? [Y/n] \nInitialized commit-confirm; 5 minutes to confirm before reboot\nReboot timer stopped\n"
         );
         assert_eq!(rc, 0);
         // The next line is taken as the answer: `echo` is not yes/no, so it asks again, and EOF
