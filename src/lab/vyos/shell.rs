@@ -1463,6 +1463,38 @@ mod tests {
         assert_eq!(app.admit(), Admission::Accept, "commit-confirm saved us");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commit_lock_refuses_a_concurrent_commit() {
+        let app = appliance(Profile::V14);
+        // The latency fault makes each commit hold the lock for 300 ms.
+        app.set_faults(Faults {
+            latency_ms: 300,
+            ..Faults::default()
+        });
+        let a = tokio::spawn({
+            let app = app.clone();
+            async move { script(&app, "set system time-zone 'UTC'\ncommit\n").await }
+        });
+        let b = tokio::spawn({
+            let app = app.clone();
+            async move { script(&app, "set system domain-name 'b.example'\ncommit\n").await }
+        });
+        let (a, b) = match (a.await, b.await) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => panic!("script task failed"),
+        };
+        let locked = "Configuration system temporarily locked due to another commit in progress\n";
+        assert!(
+            (a.0 == locked) != (b.0 == locked),
+            "exactly one commit is refused: {a:?} {b:?}"
+        );
+        let (out, _) = script(&app, "merge /config/config.boot\ncompare 0\n").await;
+        assert!(
+            out.starts_with("No configuration changes to commit.\n"),
+            "{out}"
+        );
+    }
+
     #[tokio::test]
     async fn faults() {
         let app = appliance(Profile::V14);
