@@ -56,11 +56,27 @@ impl Session {
             return;
         }
         let mine = diff(&self.base, &self.working, &[]);
+        // A leaf whose value this session replaced keeps only this session's value, even if
+        // the other commit changed it too (last writer wins, as with cstore).
+        let replaced: Vec<&Vec<String>> = mine
+            .iter()
+            .filter(|c| c.op == Op::Delete && c.value.is_some())
+            .map(|c| &c.path)
+            .filter(|p| {
+                mine.iter()
+                    .any(|c| c.op == Op::Set && c.value.is_some() && &&c.path == p)
+            })
+            .collect();
         let mut next = active.clone();
         for c in &mine {
+            let mode = if replaced.contains(&&c.path) {
+                SetMode::Replace
+            } else {
+                SetMode::Add
+            };
             // A change that no longer applies (its node went away) is dropped, as a union
             // mount would lose it.
-            let _ = apply_command(&mut next, c, SetMode::Add);
+            let _ = apply_command(&mut next, c, mode);
         }
         self.base = active.clone();
         self.working = next;
@@ -194,6 +210,18 @@ mod tests {
             "set system domain-name 'x'\nset system host-name 'a'\nset system time-zone 'UTC'\n"
         );
         assert!(s.changed(&other));
+        // Both changed the host name: this session's value wins, as a single value.
+        assert!(
+            s.set(Profile::V14, &words("system host-name"), Some("mine"))
+                .is_ok()
+        );
+        let mut third = other.clone();
+        let _ = third.set_with(&["system", "host-name"], Some("theirs"), SetMode::Replace);
+        s.rebase(&third);
+        assert_eq!(
+            s.working().values(&["system", "host-name"]),
+            Some(&["mine".to_owned()][..])
+        );
         assert!(s.discard(&other));
         assert!(!s.changed(&other));
     }

@@ -1463,6 +1463,51 @@ mod tests {
         assert_eq!(app.admit(), Admission::Accept, "commit-confirm saved us");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+        /// Any script ends (no prompt here) without a panic, and its exit status is one bash
+        /// could give.
+        #[test]
+        fn any_script_runs_to_the_end(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("set system host-name 'x'".to_owned()),
+                proptest::strategy::Just("delete system".to_owned()),
+                proptest::strategy::Just("commit".to_owned()),
+                proptest::strategy::Just("compare".to_owned()),
+                proptest::strategy::Just("exit".to_owned()),
+                proptest::strategy::Just("configure".to_owned()),
+                proptest::strategy::Just("load /config/config.boot".to_owned()),
+                proptest::strategy::Just("rollback-soft 0".to_owned()),
+                "(set|delete|comment|show|run|echo|sg|sudo) [a-z'\" \\\\-]{0,30}",
+                "[ -~]{0,40}",
+            ],
+            0..12,
+        )) {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => panic!("{e}"),
+            };
+            let script = lines
+                .into_iter()
+                .filter(|l| !l.contains("commit-confirm") && !l.contains("rollback ") && !l.contains("config-mgmt"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let status = rt.block_on(async {
+                let app = appliance(Profile::V14);
+                let run = script_status(&app, &script);
+                tokio::time::timeout(Duration::from_secs(5), run).await
+            });
+            match status {
+                Ok(rc) => proptest::prop_assert!(rc <= 255, "status {rc}"),
+                Err(_) => proptest::prop_assert!(false, "script hung: {script:?}"),
+            }
+        }
+    }
+
+    async fn script_status(app: &Arc<Appliance>, body: &str) -> u32 {
+        script(app, body).await.1
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commit_lock_refuses_a_concurrent_commit() {
         let app = appliance(Profile::V14);
