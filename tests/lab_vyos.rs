@@ -244,6 +244,75 @@ async fn api_round_trip_in_every_body_format() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_configure_section_and_natural_order() {
+    let t = TestLab::new(Profile::V14).await;
+    let api = t.api();
+    let r = post_json(
+        &api,
+        "configure-section",
+        &json!({"key": KEY, "op": "load", "path": ["protocols", "static"], "section": {
+            "route": {
+                "10.0.0.0/8": {"next-hop": {"192.0.2.254": {"distance": "10"}}},
+                "0.0.0.0/0": {"blackhole": {}},
+            }
+        }}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = post_json(
+        &api,
+        "configure",
+        &json!({"key": KEY, "commands": [
+            set(&["interfaces", "ethernet", "eth10", "description", "ten"]),
+            set(&["interfaces", "ethernet", "eth2", "description", "two"]),
+        ]}),
+    )
+    .await;
+    // eth10 is not part of the emulated hardware: that subtree fails, eth2 commits.
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("Interface \\\"eth10\\\" does not exist!"),
+        "{}",
+        r.body
+    );
+    let r = post_json(
+        &api,
+        "retrieve",
+        &json!({"key": KEY, "op": "showConfig", "path": ["protocols", "static", "route"]}),
+    )
+    .await;
+    assert_eq!(
+        r.body,
+        "{\"success\": true, \"data\": {\"0.0.0.0/0\": {\"blackhole\": {}}, \"10.0.0.0/8\": {\"next-hop\": {\"192.0.2.254\": {\"distance\": \"10\"}}}}, \"error\": null}"
+    );
+    let r = post_json(&api, "retrieve", &json!({"key": KEY, "op": "showConfig", "path": ["interfaces", "ethernet"], "configFormat": "raw"})).await;
+    let raw = r.json()["data"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        raw.starts_with("ethernet eth0 {") || raw.starts_with("eth0 {"),
+        "{raw}"
+    );
+    // The control endpoint shows the configs.
+    let summary = curl(s(&[&t.control()])).await.json();
+    assert_eq!(summary["profile"], json!("1.4"));
+    assert_eq!(summary["up"], json!(true));
+    assert!(
+        summary["active"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("set protocols static route 0.0.0.0/0 blackhole\n")
+    );
+    assert!(summary["unsaved"].as_bool().unwrap_or(false));
+    let boot = curl(s(&[&format!("{}/active?format=boot", t.control())])).await;
+    assert!(boot.body.contains("    ethernet eth2 {\n"), "{}", boot.body);
+    let saved = curl(s(&[&format!("{}/saved", t.control())])).await;
+    assert!(
+        saved.body.ends_with("// Release version: 1.4.0\n"),
+        "{}",
+        saved.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_status_codes_and_messages() {
     let t = TestLab::new(Profile::V14).await;
     let api = t.api();

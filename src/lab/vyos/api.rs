@@ -1,5 +1,5 @@
 //! The VyOS HTTP API of an emulated appliance (reference §5): `/retrieve`, `/configure`,
-//! `/config-file`, `/show`, and `/info` on 1.5, over plain HTTP/1.1 on loopback (the real box
+//! `/configure-section` (1.4+), `/config-file`, `/show`, and `/info` on 1.5, over plain HTTP/1.1 on loopback (the real box
 //! speaks HTTPS through nginx; TLS is left out of the lab).
 //!
 //! Owns the request formats (JSON body, urlencoded and multipart forms; the key in the body),
@@ -38,7 +38,7 @@ use super::profile::Profile;
 use super::schema::SchemaError;
 use super::session::SessionError;
 use super::shell::op_command;
-use crate::vyos::{BootStyle, Command, ConfigTree, Op, render_boot, render_json};
+use crate::vyos::{BootStyle, Command, ConfigTree, Op, render_boot};
 
 /// nginx's default `client_max_body_size` for the API (§5.1).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -99,6 +99,7 @@ pub fn router(app: Arc<Appliance>) -> Router {
         .route("/retrieve", post(retrieve))
         .route("/configure", post(configure))
         .route("/config-file", post(config_file))
+        .route("/configure-section", post(configure_section))
         .route("/show", post(show))
         .route("/info", get(info))
         .fallback(not_found)
@@ -186,6 +187,47 @@ fn success(data: Value) -> Response {
             py_dumps(&data)
         ),
     )
+}
+
+/// `success()` with data already written as Python JSON.
+fn success_raw(data: &str) -> Response {
+    html(
+        StatusCode::OK,
+        format!("{{\"success\": true, \"data\": {data}, \"error\": null}}"),
+    )
+}
+
+/// The JSON of a config subtree as the API sends it: `render_json`'s shape (§2.3), keys in the
+/// tree's natural order, written the way `json.dumps` writes it.
+fn tree_json(node: &crate::vyos::Node) -> String {
+    let mut s = String::from("{");
+    for (i, c) in node.children().iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        py_string(&mut s, c.name());
+        s.push_str(": ");
+        if !c.children().is_empty() {
+            s.push_str(&tree_json(c));
+        } else {
+            match c.values() {
+                [] => s.push_str("{}"),
+                [v] => py_string(&mut s, v),
+                vs => {
+                    s.push('[');
+                    for (j, v) in vs.iter().enumerate() {
+                        if j > 0 {
+                            s.push_str(", ");
+                        }
+                        py_string(&mut s, v);
+                    }
+                    s.push(']');
+                }
+            }
+        }
+    }
+    s.push('}');
+    s
 }
 
 fn error(code: StatusCode, msg: &str) -> Response {
@@ -505,7 +547,7 @@ async fn retrieve(
                 );
             };
             match format {
-                "json" => success(serde_json::from_str(&render_json(&t)).unwrap_or(Value::Null)),
+                "json" => success_raw(&tree_json(t.root())),
                 "raw" => success(Value::String(render_boot(&t, &BootStyle::vyos_1_3()))),
                 other => error(
                     StatusCode::BAD_REQUEST,
@@ -677,6 +719,98 @@ async fn configure(
     api_commit(&app, minutes, latency).await
 }
 
+/// The set commands that build a section given as a nested dict (the §2.3 JSON shape).
+fn section_commands(
+    path: &mut Vec<String>,
+    v: &Value,
+    out: &mut Vec<Command>,
+) -> Result<(), String> {
+    match v {
+        Value::Object(o) if o.is_empty() => out.push(Command::set(path.clone(), None)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                path.push(k.clone());
+                section_commands(path, x, out)?;
+                path.pop();
+            }
+        }
+        Value::String(x) => out.push(Command::set(path.clone(), Some(x.clone()))),
+        Value::Number(n) => out.push(Command::set(path.clone(), Some(n.to_string()))),
+        Value::Array(a) => {
+            for x in a {
+                match x {
+                    Value::String(x) => out.push(Command::set(path.clone(), Some(x.clone()))),
+                    Value::Number(n) => out.push(Command::set(path.clone(), Some(n.to_string()))),
+                    _ => return Err(format!("Invalid section value at [{}]", path.join(" "))),
+                }
+            }
+        }
+        _ => return Err(format!("Invalid section value at [{}]", path.join(" "))),
+    }
+    Ok(())
+}
+
+/// `/configure-section` (1.4+): `set` merges a section under `path`, `load` replaces it.
+async fn configure_section(
+    State(app): State<Arc<Appliance>>,
+    axum::Extension(conn): axum::Extension<Conn>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (data, latency) = match prelude(&app, &conn, "configure-section", &headers, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let profile = app.profile();
+    if !profile.is_1_4_plus() {
+        return nginx_page(StatusCode::NOT_FOUND);
+    }
+    let requests: Vec<Value> = match &data {
+        Value::Array(a) => a.clone(),
+        v => vec![v.clone()],
+    };
+    let mut plan: Vec<(bool, Vec<String>, Vec<Command>)> = Vec::new();
+    for r in &requests {
+        let load = match op_of(r) {
+            Some("set") => false,
+            Some("load") => true,
+            Some(op) => return invalid_op(op),
+            None => return error(StatusCode::BAD_REQUEST, "Missing required field \"op\""),
+        };
+        let path = match path_of(r) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let Some(section) = r.get("section") else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Missing required field \"section\"",
+            );
+        };
+        let mut cmds = Vec::new();
+        if let Err(m) = section_commands(&mut path.clone(), section, &mut cmds) {
+            return error(StatusCode::BAD_REQUEST, &m);
+        }
+        plan.push((load, path, cmds));
+    }
+    let _serial = app.api_lock().lock().await;
+    for (load, path, cmds) in &plan {
+        let r = app.with_session(API_SESSION, |s, _| {
+            if *load && !path.is_empty() {
+                let _ = s.delete(profile, path, None);
+            }
+            cmds.iter()
+                .try_for_each(|c| s.run(profile, c))
+                .map_err(|e| session_error_text(&e, "Set"))
+        });
+        if let Some(Err(m)) = r {
+            app.with_session(API_SESSION, |s, a| s.discard(a));
+            return error(StatusCode::BAD_REQUEST, &m);
+        }
+    }
+    api_commit(&app, confirm_time(&app, &data), latency).await
+}
+
 async fn config_file(
     State(app): State<Arc<Appliance>>,
     axum::Extension(conn): axum::Extension<Conn>,
@@ -722,7 +856,10 @@ async fn config_file(
                 }
             };
             let tree = match ConfigTree::parse_any(&text) {
-                Ok(f) => f.tree,
+                Ok(mut f) => {
+                    super::schema::mark_tags(&mut f.tree);
+                    f.tree
+                }
                 Err(e) => {
                     return error(
                         StatusCode::BAD_REQUEST,

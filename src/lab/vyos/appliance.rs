@@ -324,12 +324,13 @@ impl Appliance {
     /// Builds an appliance booted from its initial config (which is also its saved config).
     pub fn new(spec: ApplianceSpec, timing: Timing) -> Result<Arc<Appliance>, ApplianceError> {
         let text = spec.config.clone().unwrap_or_else(|| default_config(&spec));
-        let tree = ConfigTree::parse_any(&text)
+        let mut tree = ConfigTree::parse_any(&text)
             .map_err(|source| ApplianceError::Config {
                 name: spec.name.clone(),
                 source,
             })?
             .tree;
+        super::schema::mark_tags(&mut tree);
         // Values a `set` would refuse cannot be in a config either (§1.3).
         for c in vyos::diff(&ConfigTree::new(), &tree, &[]) {
             if let Some(v) = &c.value

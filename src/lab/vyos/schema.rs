@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::profile::Profile;
-use crate::vyos::{SetMode, validate_value};
+use crate::vyos::{ConfigTree, Node, SetMode, validate_value};
 
 /// Why a `set` was refused. Rendered by the front ends in their own framing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -545,6 +545,30 @@ fn tag_values(path: &[String]) -> Result<Vec<usize>, SchemaError> {
         }
     }
     Ok(tags)
+}
+
+/// Sets the `tag` flag on every known tag node of `tree` that has instances (so that
+/// config.boot renders `ethernet eth0 {`); for trees built from `set` commands, which carry no
+/// flags.
+pub fn mark_tags(tree: &mut ConfigTree) {
+    let mut paths = Vec::new();
+    collect_tags(tree.root(), &mut Vec::new(), &mut paths);
+    for p in paths {
+        // The path was just read from the tree, so it exists.
+        let _ = tree.set_tag(&p, true);
+        let _ = tree.set_leaf(&p, false);
+    }
+}
+
+fn collect_tags(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for c in node.children() {
+        path.push(c.name().to_owned());
+        if !c.children().is_empty() && TAGS.iter().any(|(pat, _)| matches(pat, path)) {
+            out.push(path.clone());
+        }
+        collect_tags(c, path, out);
+        path.pop();
+    }
 }
 
 fn one_of(v: &str, allowed: &[&str], what: &str) -> Result<(), String> {

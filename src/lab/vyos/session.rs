@@ -78,6 +78,7 @@ impl Session {
             // mount would lose it.
             let _ = apply_command(&mut next, c, mode);
         }
+        schema::mark_tags(&mut next);
         self.base = active.clone();
         self.working = next;
     }
@@ -182,6 +183,7 @@ impl Session {
             .filter(|c| c.op != Op::Delete)
             .collect();
         self.working = apply(&sets, &self.working)?;
+        schema::mark_tags(&mut self.working);
         Ok(())
     }
 }

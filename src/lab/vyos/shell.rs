@@ -889,7 +889,10 @@ impl Shell {
             return None;
         };
         match ConfigTree::parse_any(&text) {
-            Ok(f) => Some(f.tree),
+            Ok(mut f) => {
+                super::schema::mark_tags(&mut f.tree);
+                Some(f.tree)
+            }
             Err(_) => {
                 self.out.push_str("Failed to parse specified config file\n");
                 self.status = 1;
