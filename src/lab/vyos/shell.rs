@@ -1374,6 +1374,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn timer_armed_before_a_failing_commit_still_fires() {
+        let app = appliance(Profile::V14);
+        app.set_faults(Faults {
+            fail_next_commit: Some("boom".to_owned()),
+            ..Faults::default()
+        });
+        let (out, rc) = script(&app, "set system time-zone 'UTC'\ncommit-confirm 1\ny\n").await;
+        assert!(out.ends_with("Initialized commit-confirm; 1 minutes to confirm before reboot\n\nboom\n\nCommit failed\n"), "{out}");
+        assert_eq!(rc, 0);
+        assert_eq!(app.pending_confirm(), Some(ConfirmAction::Reboot));
+        eventually("the reboot", || !app.is_up()).await;
+    }
+
+    #[tokio::test]
+    async fn save_and_exit_warnings() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set system time-zone 'UTC'\ncommit\nset system domain-name 'x.example'\nsave\ndiscard\nexit\n",
+        )
+        .await;
+        assert_eq!(
+            out,
+            "Warning: you have uncommitted changes that will not be saved.\nChanges have been discarded\n"
+        );
+        assert_eq!(rc, 0);
+        assert!(app.saved().contains("time-zone \"UTC\""));
+        let (out, _) = script(&app, "set system domain-name 'y.example'\ncommit\nexit\n").await;
+        assert_eq!(out, "Warning: configuration changes have not been saved.\n");
+        let (out, _) = script(
+            &app,
+            "set system domain-name 'z.example'\nexit discard\nrun show configuration commands\n",
+        )
+        .await;
+        assert!(
+            out.contains("set system domain-name 'y.example'\n"),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
     async fn commit_confirm_1_5_reload_reverts_without_reboot() {
         let app = appliance(Profile::V15);
         let (_, _) = script(
