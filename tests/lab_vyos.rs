@@ -770,7 +770,12 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
     let edge = &parsed[0];
     assert_eq!(edge["name"], json!("edge"));
     assert_eq!(edge["profile"], json!("1.5"));
-    assert_eq!(edge["ssh"], Value::Null);
+    assert!(
+        edge["ssh"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("127.0.0.1:")
+    );
     assert_eq!(edge["api_key"], json!("k1"));
     assert_eq!(edge["user"], json!("vyos"));
     assert!(
@@ -800,4 +805,143 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(64));
+}
+
+/// Runs the system `ssh` with key authentication and a pinned host key.
+fn ssh(dir: &std::path::Path, port: &str, command: &str, stdin: &str) -> (String, Option<i32>) {
+    use std::io::Write as _;
+    let mut child = Command::new("ssh")
+        .arg("-i")
+        .arg(dir.join("id"))
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            dir.join("known").display()
+        ))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-p",
+            port,
+            "vyos@127.0.0.1",
+            command,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ssh: {e}"));
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("ssh: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn openssh_round_trip_lockout_and_commit_confirm() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(dir.path().join("id"))
+        .status()
+        .unwrap_or_else(|e| panic!("ssh-keygen: {e}"));
+    assert!(keygen.success());
+    let public = std::fs::read_to_string(dir.path().join("id.pub")).unwrap_or_default();
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "appliances:\n  - name: r1\n    profile: '1.4'\n    authorized_keys: ['{}']\n",
+            public.trim()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .args(["lab", "--file"])
+        .arg(&file)
+        .args(["--minute-seconds", "1", "--reboot-seconds", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let line = BufReader::new(stdout)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let info: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+    let addr = info["ssh"].as_str().unwrap_or_default().to_owned();
+    let port = addr.rsplit(':').next().unwrap_or_default().to_owned();
+    std::fs::write(
+        dir.path().join("known"),
+        format!(
+            "[127.0.0.1]:{port} {}\n",
+            info["host_key"].as_str().unwrap_or_default()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let head = "#!/bin/vbash\nsource /opt/vyatta/etc/functions/script-template\nconfigure\n";
+    let (out, rc) = ssh(
+        dir.path(),
+        &port,
+        "vbash -s",
+        &format!(
+            "{head}set system host-name 'viassh'\nset interfaces foo\ncommit\nsave\nexit\necho DONE\n"
+        ),
+    );
+    assert_eq!(
+        out,
+        "\n  Configuration path: interfaces [foo] is not valid\n  Set failed\n\nDONE\n"
+    );
+    assert_eq!(rc, Some(0));
+    let (out, _) = ssh(dir.path(), &port, "show configuration commands", "");
+    assert!(out.contains("set system host-name 'viassh'\n"), "{out}");
+    let (out, rc) = ssh(dir.path(), &port, "vbash -s", &format!("{head}commit\n"));
+    assert_eq!(
+        (out.as_str(), rc),
+        ("No configuration changes to commit\n", Some(1))
+    );
+    // Lock SSH out under commit-confirm: refused, then back after the timeout's reboot, with
+    // the saved config (no firewall).
+    let (out, _) = ssh(
+        dir.path(),
+        &port,
+        "vbash -s",
+        &format!(
+            "{head}set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit-confirm 1\ny\n"
+        ),
+    );
+    assert!(
+        out.contains("Initialized commit-confirm; 1 minutes"),
+        "{out}"
+    );
+    let (_, rc) = ssh(dir.path(), &port, "show version", "");
+    assert_eq!(rc, Some(255), "locked out");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (out, rc) = ssh(dir.path(), &port, "show configuration commands", "");
+        if rc == Some(0) {
+            assert!(!out.contains("firewall"), "{out}");
+            assert!(out.contains("host-name 'viassh'"), "{out}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ssh never came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -6,8 +6,9 @@
 //! appliance that scripts read. Must not hold VyOS semantics.
 //!
 //! Port layout with a port base B: control on B, appliance i (from 0) SSH on B+1+2i and API on
-//! B+2+2i. The SSH front end is started by the SSH module's `serve_ssh` once it is merged; until
-//! then `ssh` is `None` and the JSON line says `"ssh": null`.
+//! B+2+2i. The SSH front end is `ssh::serve_ssh` with the appliance as its [`ExecBackend`].
+//!
+//! [`ExecBackend`]: super::frontend::ExecBackend
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -160,7 +161,7 @@ pub struct LabOptions {
 pub struct Running {
     pub appliance: Arc<Appliance>,
     pub api: SocketAddr,
-    /// The SSH front end's address; `None` until the SSH module is merged.
+    /// The SSH front end's address.
     pub ssh: Option<SocketAddr>,
     pub host_key: HostKey,
 }
@@ -202,13 +203,25 @@ impl Lab {
         let control_listener = bind(opts.port_base, 0).await?;
         let mut listeners = Vec::with_capacity(apps.len());
         for (i, _) in apps.iter().enumerate() {
-            listeners.push(bind(opts.port_base, 2 + 2 * i).await?);
+            let ssh = bind(opts.port_base, 1 + 2 * i).await?;
+            let api = bind(opts.port_base, 2 + 2 * i).await?;
+            listeners.push((ssh, api));
         }
         let mut tasks = Vec::new();
         let mut running = Vec::with_capacity(apps.len());
         let mut by_name = BTreeMap::new();
-        for (app, listener) in apps.into_iter().zip(listeners) {
+        for (app, (ssh_listener, listener)) in apps.into_iter().zip(listeners) {
             let api_addr = local(&listener);
+            let ssh_addr = local(&ssh_listener);
+            let key = host_key(app.name());
+            let backend: Arc<dyn super::frontend::ExecBackend> = app.clone();
+            let host = key.key.clone();
+            let name = app.name().to_owned();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = super::ssh::serve_ssh(ssh_listener, host, backend).await {
+                    tracing::error!(appliance = %name, error = %e, "ssh server stopped");
+                }
+            }));
             let a = app.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = api::serve_api(listener, a.clone()).await {
@@ -217,10 +230,10 @@ impl Lab {
             }));
             by_name.insert(app.name().to_owned(), app.clone());
             running.push(Running {
-                host_key: host_key(app.name()),
+                host_key: key,
                 appliance: app,
                 api: api_addr,
-                ssh: None,
+                ssh: Some(ssh_addr),
             });
         }
         let control = local(&control_listener);

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod schema;
 pub mod session;
 pub mod shell;
+pub mod ssh;
 pub mod validate;
 
 pub use appliance::{Appliance, ApplianceSpec, Timing};
