@@ -351,6 +351,17 @@ async fn api_status_codes_and_messages() {
         bad_op.json()["error"],
         json!("'foo' is not a valid operation")
     );
+    let no_op = post_json(&api, "retrieve", &json!({"key": KEY, "path": []})).await;
+    assert_eq!(no_op.status, 400);
+    assert_eq!(
+        no_op.json()["error"],
+        json!("{'loc': ('body', 'op'), 'msg': 'field required', 'type': 'value_error.missing'}")
+    );
+    let get = curl(s(&[&format!("{api}/retrieve")])).await;
+    assert_eq!(
+        (get.status, get.body.as_str()),
+        (405, "{\"detail\":\"Method Not Allowed\"}")
+    );
     let no_path = post_json(&api, "configure", &json!({"key": KEY, "op": "set"})).await;
     assert_eq!(no_path.status, 400);
     assert_eq!(

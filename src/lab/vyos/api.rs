@@ -96,11 +96,17 @@ pub async fn serve_api(listener: TcpListener, app: Arc<Appliance>) -> std::io::R
 /// The axum router of one appliance's API.
 pub fn router(app: Arc<Appliance>) -> Router {
     Router::new()
-        .route("/retrieve", post(retrieve))
-        .route("/configure", post(configure))
-        .route("/config-file", post(config_file))
-        .route("/configure-section", post(configure_section))
-        .route("/show", post(show))
+        .route("/retrieve", post(retrieve).fallback(method_not_allowed))
+        .route("/configure", post(configure).fallback(method_not_allowed))
+        .route(
+            "/config-file",
+            post(config_file).fallback(method_not_allowed),
+        )
+        .route(
+            "/configure-section",
+            post(configure_section).fallback(method_not_allowed),
+        )
+        .route("/show", post(show).fallback(method_not_allowed))
         .route("/info", get(info))
         .fallback(not_found)
         .with_state(app)
@@ -445,6 +451,31 @@ fn summarize(data: &Value) -> String {
     }
 }
 
+/// A missing field, as vyos-1x's validation handler reports Pydantic's (v1, Debian bookworm)
+/// first error: `error(400, str(exc.errors()[0]))`.
+fn missing_field(field: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "{{'loc': ('body', '{field}'), 'msg': 'field required', 'type': 'value_error.missing'}}"
+        ),
+    )
+}
+
+/// FastAPI's answer to a method the route does not take.
+async fn method_not_allowed() -> Response {
+    let mut r = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{\"detail\":\"Method Not Allowed\"}",
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
 fn op_of(data: &Value) -> Option<&str> {
     data.get("op").and_then(Value::as_str)
 }
@@ -517,7 +548,7 @@ async fn retrieve(
     };
     tokio::time::sleep(latency).await;
     let Some(op) = op_of(&data) else {
-        return error(StatusCode::BAD_REQUEST, "Missing required field \"op\"");
+        return missing_field("op");
     };
     let path = match op {
         "showConfig" => match data.get("path") {
@@ -775,17 +806,14 @@ async fn configure_section(
             Some("set") => false,
             Some("load") => true,
             Some(op) => return invalid_op(op),
-            None => return error(StatusCode::BAD_REQUEST, "Missing required field \"op\""),
+            None => return missing_field("op"),
         };
         let path = match path_of(r) {
             Ok(p) => p,
             Err(r) => return r,
         };
         let Some(section) = r.get("section") else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Missing required field \"section\"",
-            );
+            return missing_field("section");
         };
         let mut cmds = Vec::new();
         if let Err(m) = section_commands(&mut path.clone(), section, &mut cmds) {
@@ -852,7 +880,7 @@ async fn config_file(
                     }
                 },
                 _ => {
-                    return error(StatusCode::BAD_REQUEST, "Missing required field \"file\"");
+                    return missing_field("file");
                 }
             };
             let tree = match ConfigTree::parse_any(&text) {
@@ -915,7 +943,7 @@ async fn show(
     match op_of(&data) {
         Some("show") => {}
         Some(other) => return invalid_op(other),
-        None => return error(StatusCode::BAD_REQUEST, "Missing required field \"op\""),
+        None => return missing_field("op"),
     }
     let path = match path_of(&data) {
         Ok(p) => p,

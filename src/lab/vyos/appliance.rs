@@ -7,7 +7,7 @@
 //! reference. Front ends (`shell` via [`ExecBackend`], `api`, `control`) only call the methods
 //! here and word the results; they must not reach into the state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -200,7 +200,7 @@ struct State {
     generation: u64,
     sessions: HashMap<SessionId, SessionSlot>,
     next_session: SessionId,
-    log: Vec<LogEntry>,
+    log: VecDeque<LogEntry>,
     log_seq: u64,
     faults: FaultState,
     confirm_seq: u64,
@@ -380,7 +380,7 @@ impl Appliance {
                 generation: 0,
                 sessions: HashMap::new(),
                 next_session: API_SESSION + 1,
-                log: Vec::new(),
+                log: VecDeque::new(),
                 log_seq: 0,
                 faults,
                 confirm_seq: 0,
@@ -450,14 +450,14 @@ impl Appliance {
             command: command.to_owned(),
         };
         if st.log.len() >= LOG_CAPACITY {
-            st.log.remove(0);
+            st.log.pop_front();
         }
-        st.log.push(entry);
+        st.log.push_back(entry);
     }
 
     /// The command log, oldest first.
     pub fn log(&self) -> Vec<LogEntry> {
-        self.lock().log.clone()
+        self.lock().log.iter().cloned().collect()
     }
 
     pub fn faults(&self) -> Faults {

@@ -182,6 +182,15 @@ const NAT_FIELDS: Fields = &[
     ("translation port", Kind::Single, Some(port_spec)),
 ];
 
+/// Rule nodes and the fields below them.
+const RULE_PATTERNS: &[(&str, Fields, On)] = &[
+    ("firewall ipv4 name * rule *", RULE_FIELDS_14, On::V14Up),
+    ("firewall ipv4 * filter rule *", RULE_FIELDS_14, On::V14Up),
+    ("firewall name * rule *", RULE_FIELDS_13, On::V13),
+    ("nat source rule *", NAT_FIELDS, On::All),
+    ("nat destination rule *", NAT_FIELDS, On::All),
+];
+
 /// Other leafs: (pattern, kind, check, profiles). `*` matches any one word.
 const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
@@ -404,14 +413,7 @@ fn leaf(profile: Profile, words: &[String]) -> Option<(Kind, Option<Check>)> {
         }
     }
     // firewall and NAT rule fields.
-    let rule_prefixes: &[(&str, Fields, On)] = &[
-        ("firewall ipv4 name * rule *", RULE_FIELDS_14, On::V14Up),
-        ("firewall ipv4 * filter rule *", RULE_FIELDS_14, On::V14Up),
-        ("firewall name * rule *", RULE_FIELDS_13, On::V13),
-        ("nat source rule *", NAT_FIELDS, On::All),
-        ("nat destination rule *", NAT_FIELDS, On::All),
-    ];
-    for (prefix, fields, on) in rule_prefixes {
+    for (prefix, fields, on) in RULE_PATTERNS {
         let plen = prefix.split(' ').count();
         if !on.includes(profile) || words.len() <= plen || !matches(prefix, &words[..plen]) {
             continue;
@@ -443,12 +445,83 @@ pub fn plan_set(
     path: &[String],
     value: Option<&str>,
 ) -> Result<SetPlan, SchemaError> {
+    plan_set_in(profile, path, value, &ConfigTree::new(), false)
+}
+
+/// Whether the last word of a value-less `set`/`delete` is the leaf's value. The schema decides
+/// where it knows the path (a leaf before the word: yes; a known node, valueless leaf or tag
+/// instance: no); otherwise the working tree (a leaf with values there: yes; the whole path
+/// exists: no); otherwise `default`. The shell passes `default = true` when every word of the
+/// line was quoted (as generated scripts write them), since quoting then says nothing.
+pub fn last_word_is_value(
+    profile: Profile,
+    path: &[String],
+    tree: &ConfigTree,
+    default: bool,
+) -> bool {
+    let Some((_, init)) = path.split_last() else {
+        return false;
+    };
+    if init.is_empty() {
+        return false;
+    }
+    match leaf(profile, init) {
+        Some((Kind::Single | Kind::Multi, _)) => return true,
+        Some((Kind::Flag, _)) => return false,
+        None => {}
+    }
+    if leaf(profile, path).is_some()
+        || TAGS
+            .iter()
+            .any(|(pat, _)| matches(pat, init) || matches(pat, path))
+        || known_node(profile, path)
+    {
+        return false;
+    }
+    if tree.values(init).is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if tree.exists(path) || tree.get(init).is_some_and(|n| !n.children().is_empty()) {
+        return false;
+    }
+    default
+}
+
+/// Whether `path` is a node on the way to something the table knows (`firewall ipv4 input
+/// filter`, `nat source`, ...).
+fn known_node(profile: Profile, path: &[String]) -> bool {
+    let n = path.len();
+    let prefix_of = |pat: &str| {
+        let words: Vec<&str> = pat.split(' ').collect();
+        words.len() > n
+            && words[..n]
+                .iter()
+                .zip(path)
+                .all(|(p, w)| *p == "*" || p == w)
+    };
+    LEAFS
+        .iter()
+        .any(|(pat, _, _, on)| on.includes(profile) && prefix_of(pat))
+        || TAGS.iter().any(|(pat, _)| prefix_of(&format!("{pat} *")))
+        || RULE_PATTERNS.iter().any(|(prefix, fields, on)| {
+            on.includes(profile)
+                && fields
+                    .iter()
+                    .any(|(f, _, _)| prefix_of(&format!("{prefix} {f}")))
+        })
+}
+
+/// [`plan_set`] with the working tree and the default of [`last_word_is_value`].
+pub fn plan_set_in(
+    profile: Profile,
+    path: &[String],
+    value: Option<&str>,
+    tree: &ConfigTree,
+    default_value: bool,
+) -> Result<SetPlan, SchemaError> {
     let mut path = path.to_vec();
     let mut value = value.map(str::to_owned);
-    if value.is_none()
-        && path.len() >= 2
-        && let Some((Kind::Single | Kind::Multi, _)) = leaf(profile, &path[..path.len() - 1])
-    {
+    if value.is_none() && last_word_is_value(profile, &path, tree, default_value) {
         value = path.pop();
     }
     check_path(profile, &path)?;
@@ -842,5 +915,16 @@ mod tests {
             Ok("system config-management commit-confirm action = Some(\"reload\") Replace"),
         );
         check(V14, "service lldp", None, Ok("service lldp = None Add"));
+        // Every word quoted (generated scripts): the schema, then the tree, then the default.
+        let t = ConfigTree::new();
+        let split = |p: &str, d: bool| last_word_is_value(V14, &words(p), &t, d);
+        assert!(split("system host-name r1", false));
+        assert!(!split("interfaces loopback lo", true));
+        assert!(!split("firewall ipv4 input filter", true));
+        assert!(!split("firewall ipv4 name WAN", true));
+        assert!(!split("firewall ipv4 name WAN rule 10", true));
+        assert!(!split("interfaces ethernet eth0 disable", true));
+        assert!(split("service lldp interface eth0 mode", true));
+        assert!(!split("service lldp", false));
     }
 }

@@ -88,14 +88,27 @@ impl Session {
         !diff(active, &self.working, &[]).is_empty()
     }
 
-    /// `set path [value]`.
+    /// `set path [value]`. Without a value, whether the last word is one is decided by the
+    /// schema and the working tree (see [`schema::last_word_is_value`]).
     pub fn set(
         &mut self,
         profile: Profile,
         path: &[String],
         value: Option<&str>,
     ) -> Result<SetReport, SessionError> {
-        let plan = schema::plan_set(profile, path, value)?;
+        self.set_guessing(profile, path, value, false)
+    }
+
+    /// [`Session::set`] with the default used when neither schema nor tree can tell whether
+    /// the last word is a value (the shell passes `true` for fully quoted lines).
+    pub fn set_guessing(
+        &mut self,
+        profile: Profile,
+        path: &[String],
+        value: Option<&str>,
+        default_value: bool,
+    ) -> Result<SetReport, SessionError> {
+        let plan = schema::plan_set_in(profile, path, value, &self.working, default_value)?;
         let outcome = self
             .working
             .set_with(&plan.path, plan.value.as_deref(), plan.mode)?;

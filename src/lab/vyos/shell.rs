@@ -519,8 +519,11 @@ impl Shell {
         let args: Vec<String> = words[1..].iter().map(|w| w.text.clone()).collect();
         match verb {
             "set" | "delete" => {
+                // A quoted last word after unquoted ones is a value (operator style); when every
+                // word is quoted (generated scripts) the schema and the tree decide.
+                let all_quoted = words[1..].iter().all(|w| w.quoted);
                 let (path, value) = match words[1..].split_last() {
-                    Some((last, init)) if last.quoted && !init.is_empty() => (
+                    Some((last, init)) if last.quoted && !init.is_empty() && !all_quoted => (
                         init.iter().map(|w| w.text.clone()).collect::<Vec<_>>(),
                         Some(last.text.clone()),
                     ),
@@ -535,7 +538,9 @@ impl Shell {
                     return Flow::Next;
                 }
                 if verb == "set" {
-                    let r = self.with(id, |s, _| s.set(profile, &path, value.as_deref()));
+                    let r = self.with(id, |s, _| {
+                        s.set_guessing(profile, &path, value.as_deref(), all_quoted)
+                    });
                     match r {
                         None => return Flow::Drop,
                         Some(Ok(rep)) if rep.outcome == SetOutcome::AlreadyExists => {
@@ -1169,6 +1174,53 @@ mod tests {
         assert_eq!(wrapped, "edge1\n");
         let masked = op(&app, "show configuration").await;
         assert!(masked.contains("key ****************"), "{masked}");
+    }
+
+    /// The shape of script the daemon's driver generates: every word single-quoted, echo
+    /// markers between steps, config-mgmt commit-confirm, `exit discard` at the end.
+    #[tokio::test]
+    async fn generated_script_with_every_word_quoted() {
+        let app = appliance(Profile::V14);
+        let body = "source /opt/vyatta/etc/functions/script-template\nconfigure\n\
+            echo '@@vnfsync-step 0'\nset 'system' 'host-name' 'r1x'\n\
+            echo '@@vnfsync-step 1'\nset 'interfaces' 'loopback' 'lo' 'address' '10.255.0.1/32'\n\
+            echo '@@vnfsync-step 2'\nset 'firewall' 'ipv4' 'name' 'WAN' 'rule' '10' 'description' 'a; rm -rf / $(x) `y`'\n\
+            echo '@@vnfsync-step 3'\nset 'firewall' 'ipv4' 'name' 'WAN' 'rule' '10' 'action' 'accept'\n\
+            echo '@@vnfsync-step 4'\nset 'interfaces' 'ethernet' 'eth1' 'disable'\n\
+            echo '@@vnfsync-step 5'\nset 'interfaces' 'ethernet' 'eth1' 'address' '198.51.100.1/24'\n\
+            echo '@@vnfsync-step 6'\ndelete 'interfaces' 'ethernet' 'eth0' 'address' '192.0.2.1/24'\n\
+            echo '@@vnfsync-step 7'\nsg vyattacfg -c \"/usr/bin/config-mgmt commit_confirm -y -t 2\"\n\
+            export IN_COMMIT_CONFIRM=t\ncommit comment 'vnfsync abc'\nunset IN_COMMIT_CONFIRM\n\
+            echo '@@vnfsync-step 8'\nconfirm\n\
+            echo '@@vnfsync-step 9'\nrun 'show' 'configuration' 'commands'\n\
+            echo '@@vnfsync-step end'\nexit discard\n";
+        let r = app
+            .exec("vyos", "vbash -s".to_owned(), body.as_bytes().to_vec())
+            .await;
+        let out = String::from_utf8_lossy(&r.stdout);
+        assert_eq!(r.exit_status, 0);
+        let step = |n: &str| {
+            let start = out.find(&format!("@@vnfsync-step {n}\n")).unwrap_or(0);
+            out[start..].lines().nth(1).unwrap_or_default().to_owned()
+        };
+        assert_eq!(step("0"), "@@vnfsync-step 1");
+        assert_eq!(
+            step("7"),
+            "Initialized commit-confirm; 2 minutes to confirm before reboot"
+        );
+        assert_eq!(step("8"), "Reboot timer stopped");
+        for line in [
+            "set firewall ipv4 name WAN rule 10 action 'accept'\n",
+            "set firewall ipv4 name WAN rule 10 description 'a; rm -rf / $(x) `y`'\n",
+            "set interfaces ethernet eth1 address '198.51.100.1/24'\n",
+            "set interfaces ethernet eth1 disable\n",
+            "set interfaces loopback lo address '10.255.0.1/32'\n",
+            "set system host-name 'r1x'\n",
+        ] {
+            assert!(out.contains(line), "{line} missing in {out}");
+        }
+        assert!(!out.contains("address '192.0.2.1/24'"), "{out}");
+        assert!(out.ends_with("@@vnfsync-step end\n"), "{out}");
     }
 
     #[tokio::test]
