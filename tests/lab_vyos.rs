@@ -956,3 +956,48 @@ fn openssh_round_trip_lockout_and_commit_confirm() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn port_base_lays_out_the_ports() {
+    // Pick a base the OS just had free; retry on the rare collision with another process.
+    for _ in 0..5 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        if base == 0 || base > 65_000 {
+            continue;
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+            .args(["lab", "--vyos", "2", "--profile", "1.3", "--port-base"])
+            .arg(base.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .take(2)
+            .map_while(Result::ok)
+            .collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        if lines.len() < 2 {
+            continue;
+        }
+        let second: Value = serde_json::from_str(&lines[1]).unwrap_or(Value::Null);
+        assert_eq!(second["name"], json!("vyos2"));
+        assert_eq!(second["profile"], json!("1.3"));
+        assert_eq!(
+            second["api"],
+            json!(format!("http://127.0.0.1:{}", base + 4))
+        );
+        assert_eq!(
+            second["control"],
+            json!(format!("http://127.0.0.1:{base}/appliances/vyos2"))
+        );
+        return;
+    }
+    panic!("no free port base found");
+}

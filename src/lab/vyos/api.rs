@@ -1002,6 +1002,52 @@ async fn info(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::vyos::appliance::{ApplianceSpec, Timing};
+
+    fn request(path: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap_or_default();
+        req.extensions_mut().insert(Conn {
+            kill: Arc::new(Notify::new()),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+        });
+        req
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(128))]
+        /// Whatever arrives, the API answers with one of its documented statuses, never a
+        /// panic or a 500.
+        #[test]
+        fn any_body_gets_a_documented_status(
+            endpoint in proptest::sample::select(vec!["/retrieve", "/configure", "/config-file", "/configure-section", "/show"]),
+            ct in proptest::sample::select(vec!["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=B", "text/plain"]),
+            body in proptest::prop_oneof![
+                "[ -~]{0,200}",
+                proptest::strategy::Just("{\"key\": \"vnfsync-lab-key\", \"op\": \"set\", \"path\": [\"system\", \"x\"]}".to_owned()),
+                proptest::strategy::Just("data=%7B%22op%22%3A%22showConfig%22%7D&key=vnfsync-lab-key".to_owned()),
+                proptest::strategy::Just("--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n[1,2]\r\n--B--".to_owned()),
+                "\\{\"key\": \"vnfsync-lab-key\", \"op\": \"[a-zA-Z]{0,12}\", \"path\": \\[(\"[a-z0-9 -]{0,8}\",?){0,4}\\]\\}",
+            ],
+        ) {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => panic!("{e}"),
+            };
+            let status = rt.block_on(async {
+                let app = match Appliance::new(ApplianceSpec::new("r1", Profile::V15), Timing::default()) {
+                    Ok(a) => a,
+                    Err(e) => panic!("{e}"),
+                };
+                use tower::ServiceExt as _;
+                let resp = router(app).oneshot(request(endpoint, ct, body.clone().into_bytes())).await;
+                resp.map(|r| r.status().as_u16()).unwrap_or(0)
+            });
+            proptest::prop_assert!([200, 400, 401, 404, 413, 422].contains(&status), "{endpoint} {ct} {body:?} -> {status}");
+        }
+    }
 
     #[test]
     fn python_json() {
