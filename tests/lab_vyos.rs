@@ -553,6 +553,13 @@ async fn api_commit_confirm_1_5() {
     );
     let r = post_json(&api, "configure", &json!({"key": KEY, "op": "confirm"})).await;
     assert_eq!(r.json()["data"], json!("Reboot timer stopped\n"));
+    // Nothing to commit: no timer.
+    let r = post_json(&api, "configure", &json!({"key": KEY, "op": "set", "path": ["system", "time-zone"], "value": "UTC", "confirm_time": 3})).await;
+    assert_eq!(
+        r.body,
+        "{\"success\": true, \"data\": null, \"error\": null}"
+    );
+    assert_eq!(t.app().pending_confirm(), None);
     // Not confirmed: the box reboots to its saved config and is unreachable meanwhile.
     let r = post_json(&api, "configure", &json!({"key": KEY, "op": "set", "path": ["system", "domain-name"], "value": "lost.example", "confirm_time": 1})).await;
     assert_eq!(r.status, 200);

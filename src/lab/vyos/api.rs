@@ -621,7 +621,11 @@ fn session_error_text(e: &SessionError, verb: &str) -> String {
 /// Runs one API commit of the shared session, with commit-confirm when `minutes > 0`.
 async fn api_commit(app: &Arc<Appliance>, minutes: u64, latency: Duration) -> Response {
     let mut data = Value::Null;
-    if minutes > 0 {
+    // As the shell wrapper does, nothing to commit means no timer either.
+    let changed = app
+        .with_session(API_SESSION, |s, a| s.changed(a))
+        .unwrap_or(false);
+    if minutes > 0 && changed {
         match app.arm_confirm(minutes) {
             Ok(a) => data = Value::String(a.message),
             Err(m) => {
