@@ -764,7 +764,12 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
     let file = dir.path().join("lab.yaml");
     std::fs::write(
         &file,
-        "appliances:\n  - name: edge\n    profile: '1.5'\n    api_key: k1\n  - name: core\n    profile: '1.3'\n    password: secret\n",
+        "appliances:\n  - name: edge\n    profile: '1.5'\n    api_key: k1\n  - name: core\n    profile: '1.3'\n    password: secret\n    config_file: core.boot\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("core.boot"),
+        "service {\n    ssh {\n    }\n}\nsystem {\n    host-name \"core-from-file\"\n}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
@@ -798,14 +803,30 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
             .starts_with("ssh-ed25519 AAAA")
     );
     assert_eq!(parsed[1]["password"], json!("secret"));
+    let core_control = parsed[1]["control"].as_str().unwrap_or_default().to_owned();
+    let active = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("{core_control}/active"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&active.stdout),
+        "set service ssh\nset system host-name 'core-from-file'\n"
+    );
     let api = edge["api"].as_str().unwrap_or_default().to_owned();
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "5"])
         .arg(format!("{api}/info"))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM stops the lab cleanly.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(term.success());
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(0));
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("\"hostname\": \"edge\""), "{body}");
 
