@@ -620,11 +620,24 @@ async fn api_lockout_and_recovery() {
         {"op": "set", "path": ["firewall", "ipv4", "input", "filter", "rule", "10", "protocol"], "value": "tcp"},
         {"op": "set", "path": ["firewall", "ipv4", "input", "filter", "rule", "10", "destination", "port"], "value": "443"},
     ]});
-    let r = post_json(&api, "configure", &drop443).await;
+    let r = curl(s(&[
+        "--max-time",
+        "1",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &drop443.to_string(),
+        &format!("{api}/configure"),
+    ]))
+    .await;
     assert_eq!(
-        r.status, 200,
-        "the committing request still gets its answer"
+        r.rc, 28,
+        "the committing request's answer is dropped with its connection: {r:?}"
     );
+    eventually("the commit", || async {
+        t.app().active().exists(&["firewall"])
+    })
+    .await;
     let refused = post_json(
         &api,
         "retrieve",
