@@ -553,6 +553,13 @@ async fn api_commit_confirm_1_5() {
     );
     let r = post_json(&api, "configure", &json!({"key": KEY, "op": "confirm"})).await;
     assert_eq!(r.json()["data"], json!("Reboot timer stopped\n"));
+    // Nothing to commit: no timer.
+    let r = post_json(&api, "configure", &json!({"key": KEY, "op": "set", "path": ["system", "time-zone"], "value": "UTC", "confirm_time": 3})).await;
+    assert_eq!(
+        r.body,
+        "{\"success\": true, \"data\": null, \"error\": null}"
+    );
+    assert_eq!(t.app().pending_confirm(), None);
     // Not confirmed: the box reboots to its saved config and is unreachable meanwhile.
     let r = post_json(&api, "configure", &json!({"key": KEY, "op": "set", "path": ["system", "domain-name"], "value": "lost.example", "confirm_time": 1})).await;
     assert_eq!(r.status, 200);
@@ -613,11 +620,24 @@ async fn api_lockout_and_recovery() {
         {"op": "set", "path": ["firewall", "ipv4", "input", "filter", "rule", "10", "protocol"], "value": "tcp"},
         {"op": "set", "path": ["firewall", "ipv4", "input", "filter", "rule", "10", "destination", "port"], "value": "443"},
     ]});
-    let r = post_json(&api, "configure", &drop443).await;
+    let r = curl(s(&[
+        "--max-time",
+        "1",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &drop443.to_string(),
+        &format!("{api}/configure"),
+    ]))
+    .await;
     assert_eq!(
-        r.status, 200,
-        "the committing request still gets its answer"
+        r.rc, 28,
+        "the committing request's answer is dropped with its connection: {r:?}"
     );
+    eventually("the commit", || async {
+        t.app().active().exists(&["firewall"])
+    })
+    .await;
     let refused = post_json(
         &api,
         "retrieve",
@@ -757,7 +777,12 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
     let file = dir.path().join("lab.yaml");
     std::fs::write(
         &file,
-        "appliances:\n  - name: edge\n    profile: '1.5'\n    api_key: k1\n  - name: core\n    profile: '1.3'\n    password: secret\n",
+        "appliances:\n  - name: edge\n    profile: '1.5'\n    api_key: k1\n  - name: core\n    profile: '1.3'\n    password: secret\n    config_file: core.boot\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("core.boot"),
+        "service {\n    ssh {\n    }\n}\nsystem {\n    host-name \"core-from-file\"\n}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
@@ -796,14 +821,30 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
             .starts_with("ssh-ed25519 AAAA")
     );
     assert_eq!(parsed[1]["password"], json!("secret"));
+    let core_control = parsed[1]["control"].as_str().unwrap_or_default().to_owned();
+    let active = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("{core_control}/active"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&active.stdout),
+        "set service ssh\nset system host-name 'core-from-file'\n"
+    );
     let api = edge["api"].as_str().unwrap_or_default().to_owned();
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "5"])
         .arg(format!("{api}/info"))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM stops the lab cleanly.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(term.success());
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(0));
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("\"hostname\": \"edge\""), "{body}");
 
@@ -880,7 +921,7 @@ fn openssh_round_trip_lockout_and_commit_confirm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
         .args(["lab", "--file"])
         .arg(&file)
-        .args(["--minute-seconds", "1", "--reboot-seconds", "1"])
+        .args(["--minute-seconds", "3", "--reboot-seconds", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -925,20 +966,24 @@ fn openssh_round_trip_lockout_and_commit_confirm() {
     );
     // Lock SSH out under commit-confirm: refused, then back after the timeout's reboot, with
     // the saved config (no firewall).
-    let (out, _) = ssh(
-        dir.path(),
-        &port,
-        "vbash -s",
-        &format!(
+    let lock = {
+        let dir = dir.path().to_owned();
+        let port = port.clone();
+        let script = format!(
             "{head}set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit-confirm 1\ny\n"
-        ),
-    );
-    assert!(
-        out.contains("Initialized commit-confirm; 1 minutes"),
-        "{out}"
-    );
-    let (_, rc) = ssh(dir.path(), &port, "show version", "");
-    assert_eq!(rc, Some(255), "locked out");
+        );
+        std::thread::spawn(move || ssh(&dir, &port, "vbash -s", &script))
+    };
+    // New connections are refused while the change is active.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while ssh(dir.path(), &port, "show version", "").1 != Some(255) {
+        assert!(tokio::time::Instant::now() < deadline, "never locked out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The change drops the session that made it: its output never arrives, and the reboot at
+    // the timeout closes the connection.
+    let (out, rc) = lock.join().unwrap_or_else(|_| panic!("ssh thread"));
+    assert_eq!((out.as_str(), rc), ("", Some(255)));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let (out, rc) = ssh(dir.path(), &port, "show configuration commands", "");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Exit;
-use crate::lab::vyos::lab::{Lab, LabOptions, parse_lab_file, specs_for_count};
+use crate::lab::vyos::lab::{Lab, LabOptions, parse_lab_file_in, specs_for_count};
 use crate::lab::vyos::{Profile, Timing};
 
 #[derive(Debug, Args)]
@@ -21,7 +21,8 @@ pub struct LabArgs {
     /// VyOS version profile for `--vyos`: 1.3, 1.4 or 1.5.
     #[arg(long, default_value = "1.4")]
     pub profile: Profile,
-    /// Lab file (YAML): names, profiles, initial configs, credentials, faults.
+    /// Lab file (YAML): `profile` and `appliances` (each: `name`, `profile`, `user`, `password`,
+    /// `api_key`, `authorized_keys`, `config` or `config_file`, `faults`).
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// First port: control on it, appliance i SSH on base+1+2i and API on base+2+2i.
@@ -62,7 +63,7 @@ pub fn run(args: &LabArgs) -> Exit {
                     return Exit::BadInput;
                 }
             };
-            match parse_lab_file(&text) {
+            match parse_lab_file_in(&text, path.parent()) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{}: {e}", path.display());

@@ -7,8 +7,9 @@
 //! `Content-Type: text/html`, the status codes and messages of §5.3, nginx's 1 MB body limit,
 //! the one shared API session behind a global lock, and the connection handling that makes
 //! lockout, reboots and the drop/hang faults real: refused connections are closed at once,
-//! requests on a kept-alive connection while locked out never get an answer, and a dropped
-//! connection is closed without a response. Must not implement VyOS semantics: every change
+//! requests on a kept-alive connection while locked out never get an answer, an answer the
+//! config now drops (the request that locked the API out, unless established traffic is
+//! accepted) never arrives, and a dropped connection is closed without a response. Must not implement VyOS semantics: every change
 //! goes through [`Appliance`].
 
 // Early returns carry a finished axum `Response`; boxing it would only add an allocation on
@@ -69,6 +70,7 @@ pub async fn serve_api(listener: TcpListener, app: Arc<Appliance>) -> std::io::R
             continue;
         }
         let router = router.clone();
+        let app = app.clone();
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
             let conn = Conn {
@@ -78,9 +80,21 @@ pub async fn serve_api(listener: TcpListener, app: Arc<Appliance>) -> std::io::R
             let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(conn.clone());
                 let r = router.clone();
+                let app = app.clone();
+                let kill_conn = conn.kill.clone();
                 async move {
                     use tower::ServiceExt as _;
-                    r.oneshot(req.map(Body::new)).await
+                    let resp = r.oneshot(req.map(Body::new)).await;
+                    // The answer travels on an open connection: if the config now drops it (a
+                    // lockout by this very request, or a reboot), it never arrives.
+                    if app.admission_established(Service::Api, peer.ip()) == Admission::Refuse
+                        && !app.hold_while_dropped(Service::Api, peer.ip()).await
+                    {
+                        // Rebooted meanwhile: the connection is gone.
+                        kill_conn.notify_one();
+                        return std::future::pending().await;
+                    }
+                    resp
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -621,7 +635,11 @@ fn session_error_text(e: &SessionError, verb: &str) -> String {
 /// Runs one API commit of the shared session, with commit-confirm when `minutes > 0`.
 async fn api_commit(app: &Arc<Appliance>, minutes: u64, latency: Duration) -> Response {
     let mut data = Value::Null;
-    if minutes > 0 {
+    // As the shell wrapper does, nothing to commit means no timer either.
+    let changed = app
+        .with_session(API_SESSION, |s, a| s.changed(a))
+        .unwrap_or(false);
+    if minutes > 0 && changed {
         match app.arm_confirm(minutes) {
             Ok(a) => data = Value::String(a.message),
             Err(m) => {

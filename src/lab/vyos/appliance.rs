@@ -543,6 +543,32 @@ impl Appliance {
     /// Whether a new connection to `service` from `client` gets through (reboot, service not
     /// configured, or management lockout by the input filter).
     pub fn admission(&self, service: Service, client: IpAddr) -> Admission {
+        self.admission_of(service, client, false)
+    }
+
+    /// Whether packets of a connection already open to `service` still get through (after a
+    /// commit that changed the input filter, or during a reboot).
+    pub fn admission_established(&self, service: Service, client: IpAddr) -> Admission {
+        self.admission_of(service, client, true)
+    }
+
+    /// Holds an answer on an open connection while the config drops it: `true` once it would
+    /// get through again (the config changed back, e.g. a commit-confirm reload), `false` when
+    /// the appliance rebooted meanwhile (the connection is gone).
+    pub async fn hold_while_dropped(&self, service: Service, client: IpAddr) -> bool {
+        let generation = self.generation();
+        loop {
+            if self.generation() != generation {
+                return false;
+            }
+            if self.admission_established(service, client) == Admission::Accept {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn admission_of(&self, service: Service, client: IpAddr, established: bool) -> Admission {
         let st = self.lock();
         if st.down_until.is_some_and(|t| Instant::now() < t) {
             return Admission::Refuse;
@@ -567,6 +593,7 @@ impl Appliance {
             port,
             client,
             local: IpAddr::from([127, 0, 0, 1]),
+            established,
         };
         if enabled && lockout::allowed(self.spec.profile, tree, &probe) {
             Admission::Accept

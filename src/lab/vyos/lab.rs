@@ -77,6 +77,9 @@ pub struct LabAppliance {
     /// Initial config: config.boot text or `set` commands.
     #[serde(default)]
     pub config: Option<String>,
+    /// Initial config read from a file (relative to the lab file's directory).
+    #[serde(default)]
+    pub config_file: Option<String>,
     #[serde(default)]
     pub faults: Faults,
 }
@@ -104,8 +107,16 @@ fn to_json(node: &yaml::Node) -> Value {
 }
 
 /// Reads a lab file into appliance specs (default profile 1.4 when neither the file nor the
-/// appliance names one).
+/// appliance names one). `config_file` entries are refused: use [`parse_lab_file_in`].
 pub fn parse_lab_file(text: &str) -> Result<Vec<ApplianceSpec>, LabError> {
+    parse_lab_file_in(text, None)
+}
+
+/// [`parse_lab_file`], reading `config_file` entries relative to `dir`.
+pub fn parse_lab_file_in(
+    text: &str,
+    dir: Option<&std::path::Path>,
+) -> Result<Vec<ApplianceSpec>, LabError> {
     let node = yaml::parse(text).map_err(|e| LabError::Yaml {
         line: e.pos.line,
         column: e.pos.column,
@@ -134,7 +145,32 @@ pub fn parse_lab_file(text: &str) -> Result<Vec<ApplianceSpec>, LabError> {
             spec.api_key = k;
         }
         spec.authorized_keys = a.authorized_keys;
-        spec.config = a.config;
+        spec.config = match (a.config, a.config_file) {
+            (Some(_), Some(_)) => {
+                return Err(LabError::File(format!(
+                    "appliance {:?}: give config or config_file, not both",
+                    spec.name
+                )));
+            }
+            (Some(c), None) => Some(c),
+            (None, Some(f)) => {
+                let Some(dir) = dir else {
+                    return Err(LabError::File(format!(
+                        "appliance {:?}: config_file needs the lab file's directory",
+                        spec.name
+                    )));
+                };
+                let path = dir.join(&f);
+                Some(std::fs::read_to_string(&path).map_err(|e| {
+                    LabError::File(format!(
+                        "appliance {:?}: {}: {e}",
+                        spec.name,
+                        path.display()
+                    ))
+                })?)
+            }
+            (None, None) => None,
+        };
         spec.faults = a.faults;
         specs.push(spec);
     }

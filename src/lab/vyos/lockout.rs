@@ -7,7 +7,9 @@
 //! the client's address, as a new TCP connection. Matching understands `protocol`,
 //! `destination port`, `source address`, `destination address`, `state`, `inbound-interface
 //! name`, `disable` and the actions accept, drop, reject, jump, return and continue; any other
-//! condition (groups, time, limits, ...) counts as not matching. Must not change anything.
+//! condition (groups, time, limits, ...) counts as not matching. A packet of an open connection
+//! (`established`) passes the global `state-policy established action accept` first. Must not
+//! change anything.
 
 use std::net::IpAddr;
 
@@ -26,6 +28,9 @@ pub struct Probe {
     pub client: IpAddr,
     /// The router's own address the client connected to.
     pub local: IpAddr,
+    /// A packet of a connection already open (conntrack state `established`) rather than a
+    /// new one.
+    pub established: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,26 @@ enum Verdict {
 
 /// Whether the firewall in `tree` lets `probe` through.
 pub fn allowed(profile: Profile, tree: &ConfigTree, probe: &Probe) -> bool {
+    // The global state policy accepts established traffic before any chain.
+    let policy = if profile.is_1_4_plus() {
+        &[
+            "firewall",
+            "global-options",
+            "state-policy",
+            "established",
+            "action",
+        ][..]
+    } else {
+        &["firewall", "state-policy", "established", "action"][..]
+    };
+    if probe.established
+        && tree
+            .get(policy)
+            .and_then(|n| n.values().first())
+            .is_some_and(|a| a == "accept")
+    {
+        return true;
+    }
     if profile.is_1_4_plus() {
         match tree.get(&["firewall", "ipv4", "input", "filter"]) {
             Some(chain) => chain_verdict(tree, chain, probe, true, 0) != Verdict::Drop,
@@ -140,11 +165,16 @@ fn rule_matches(rule: &Node, probe: &Probe) -> bool {
     }
     if let Some(state) = rule.get(&["state"]) {
         // 1.4+: a multi-value leaf; 1.3: `state new enable`.
-        let new_ok = state.values().iter().any(|v| v == "new")
+        let want = if probe.established {
+            "established"
+        } else {
+            "new"
+        };
+        let ok = state.values().iter().any(|v| v == want)
             || state
-                .child("new")
+                .child(want)
                 .is_some_and(|n| n.values().first().is_some_and(|v| v == "enable"));
-        if !new_ok {
+        if !ok {
             return false;
         }
     }
@@ -228,12 +258,39 @@ mod tests {
             port,
             client: IpAddr::from([127, 0, 0, 1]),
             local: IpAddr::from([127, 0, 0, 1]),
+            established: false,
         };
         assert_eq!(
             allowed(profile, &tree, &probe),
             expected,
             "{config} port {port}"
         );
+    }
+
+    #[test]
+    fn established_connections() {
+        let drop22 = "set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 destination port '22'\nset firewall ipv4 input filter rule 10 protocol 'tcp'";
+        let probe = |established| Probe {
+            port: 22,
+            client: IpAddr::from([127, 0, 0, 1]),
+            local: IpAddr::from([127, 0, 0, 1]),
+            established,
+        };
+        let tree = ConfigTree::parse_commands(drop22).unwrap_or_default();
+        assert!(
+            !allowed(Profile::V14, &tree, &probe(true)),
+            "no state policy: the open session dies too"
+        );
+        let with_policy = format!(
+            "{drop22}\nset firewall global-options state-policy established action 'accept'"
+        );
+        let tree = ConfigTree::parse_commands(&with_policy).unwrap_or_default();
+        assert!(allowed(Profile::V14, &tree, &probe(true)));
+        assert!(!allowed(Profile::V14, &tree, &probe(false)));
+        let est_only = "set firewall ipv4 input filter default-action 'drop'\nset firewall ipv4 input filter rule 5 action 'accept'\nset firewall ipv4 input filter rule 5 state 'established'";
+        let tree = ConfigTree::parse_commands(est_only).unwrap_or_default();
+        assert!(allowed(Profile::V14, &tree, &probe(true)));
+        assert!(!allowed(Profile::V14, &tree, &probe(false)));
     }
 
     #[test]

@@ -12,13 +12,18 @@
 //! command (optionally behind `vyatta-op-cmd-wrapper`). Each script line is one
 //! command for the log and the faults. It is a line interpreter, not a shell: no variables,
 //! pipes, `;`, `&&` or process substitution (`source <(...)` is refused with a message).
+//! When a script leaves the config dropping its own (established) SSH connection, the output is
+//! held until access comes back, or the connection is dropped at the next reboot.
 //! Must not touch appliance state except through [`Appliance`] methods.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::appliance::{Appliance, CommitStatus, ConfirmAction, SessionId, Via};
+use std::net::IpAddr;
+
+use super::appliance::{Appliance, CommitStatus, ConfirmAction, Service, SessionId, Via};
 use super::faults::Action;
+use super::frontend::Admission;
 use super::frontend::ExecResult;
 use super::profile::Profile;
 use super::schema::SchemaError;
@@ -84,6 +89,20 @@ pub async fn run(app: Arc<Appliance>, user: String, command: String, stdin: Vec<
     };
     let lines: Vec<&str> = script.lines().collect();
     let flow = sh.script(&lines).await;
+    // The output travels on the open SSH connection: if the config now drops it (this script
+    // locked SSH out, and established traffic is not accepted), it never arrives.
+    let me = IpAddr::from([127, 0, 0, 1]);
+    if !matches!(flow, Flow::Drop)
+        && sh.app.admission_established(Service::Ssh, me) == Admission::Refuse
+        && !sh.app.hold_while_dropped(Service::Ssh, me).await
+    {
+        // Rebooted meanwhile: the connection is gone, the output never arrived.
+        return ExecResult {
+            drop_connection: true,
+            exit_status: 255,
+            ..ExecResult::default()
+        };
+    }
     let drop_connection = matches!(flow, Flow::Drop);
     if drop_connection {
         sh.status = 255;
@@ -1547,13 +1566,24 @@ mod tests {
     async fn lockout_and_recovery_by_commit_confirm() {
         let app = appliance(Profile::V14);
         assert_eq!(app.admit(), Admission::Accept);
-        let (out, _) = script(
-            &app,
-            "set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit-confirm 1\ny\n",
-        )
-        .await;
-        assert!(!out.contains("failed"), "{out}");
+        let run = tokio::spawn({
+            let app = app.clone();
+            async move {
+                script(
+                    &app,
+                    "set firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit-confirm 1\ny\n",
+                )
+                .await
+            }
+        });
+        eventually("the commit", || app.pending_confirm().is_some()).await;
         assert_eq!(app.admit(), Admission::Refuse, "locked out of SSH");
+        // The script's own output is dropped with its connection: it ends with the reboot.
+        let (out, rc) = match run.await {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!((out.as_str(), rc), ("", 255));
         eventually("the reboot", || !app.is_up()).await;
         eventually("the end of the reboot", || app.is_up()).await;
         assert_eq!(app.admit(), Admission::Accept, "commit-confirm saved us");
@@ -1633,6 +1663,22 @@ mod tests {
         assert!(
             out.starts_with("No configuration changes to commit.\n"),
             "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lockout_spares_the_open_session_with_an_established_policy() {
+        let app = appliance(Profile::V14);
+        let (out, rc) = script(
+            &app,
+            "set firewall global-options state-policy established action 'accept'\nset firewall ipv4 input filter rule 10 action 'drop'\nset firewall ipv4 input filter rule 10 protocol 'tcp'\nset firewall ipv4 input filter rule 10 destination port '22'\ncommit\necho still here\n",
+        )
+        .await;
+        assert_eq!((out.as_str(), rc), ("still here\n", 0));
+        assert_eq!(
+            app.admit(),
+            Admission::Refuse,
+            "new connections are refused"
         );
     }
 

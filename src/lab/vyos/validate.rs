@@ -182,6 +182,42 @@ fn firewall_14(tree: &ConfigTree) -> Result<(), String> {
                 rule_ports_ok(rule)?;
             }
         }
+        jump_loops(tree, family)?;
+    }
+    Ok(())
+}
+
+/// The named chains a chain jumps to.
+fn jumps(chain: &Node) -> impl Iterator<Item = &str> {
+    chain
+        .child("rule")
+        .map_or(&[][..], Node::children)
+        .iter()
+        .filter(|r| value(r, &["action"]) == Some("jump"))
+        .filter_map(|r| value(r, &["jump-target"]))
+}
+
+/// A cycle of jumps between named chains (the first part of the message is VyOS's, the rest
+/// is ours: the reference does not give it).
+fn jump_loops(tree: &ConfigTree, family: &str) -> Result<(), String> {
+    let chains = children(tree, &["firewall", family, "name"]);
+    for start in chains {
+        let mut stack: Vec<(&str, Vec<&str>)> = vec![(start.name(), vec![start.name()])];
+        while let Some((name, trail)) = stack.pop() {
+            let Some(chain) = chains.iter().find(|c| c.name() == name) else {
+                continue;
+            };
+            for t in jumps(chain) {
+                if trail.contains(&t) {
+                    return Err(format!(
+                        "Loop detected in jump-targets, firewall {family} name {name} refers to previously traversed {family} name {t}"
+                    ));
+                }
+                let mut next = trail.clone();
+                next.push(t);
+                stack.push((t, next));
+            }
+        }
     }
     Ok(())
 }
@@ -378,6 +414,20 @@ mod tests {
         check(
             V14,
             "set firewall ipv4 name A rule 10 action 'accept'",
+            "firewall",
+            Ok(&[]),
+        );
+        check(
+            V14,
+            "set firewall ipv4 name A rule 1 action 'jump'\nset firewall ipv4 name A rule 1 jump-target 'B'\nset firewall ipv4 name B rule 1 action 'jump'\nset firewall ipv4 name B rule 1 jump-target 'A'",
+            "firewall",
+            Err(
+                "Loop detected in jump-targets, firewall ipv4 name B refers to previously traversed ipv4 name A",
+            ),
+        );
+        check(
+            V14,
+            "set firewall ipv4 name A rule 1 action 'jump'\nset firewall ipv4 name A rule 1 jump-target 'B'\nset firewall ipv4 name B rule 1 action 'accept'\nset firewall ipv4 name C rule 1 action 'jump'\nset firewall ipv4 name C rule 1 jump-target 'B'",
             "firewall",
             Ok(&[]),
         );
