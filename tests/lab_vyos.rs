@@ -183,6 +183,13 @@ async fn api_round_trip_in_every_body_format() {
     let r = post_json(
         &api,
         "retrieve",
+        &json!({"key": KEY, "op": "showConfig", "path": ["system", "host-name"]}),
+    )
+    .await;
+    assert_eq!(r.json()["data"], json!({"host-name": "api1"}));
+    let r = post_json(
+        &api,
+        "retrieve",
         &json!({"key": KEY, "op": "returnValue", "path": ["system", "host-name"]}),
     )
     .await;

@@ -545,7 +545,14 @@ fn subtree(tree: &ConfigTree, path: &[String]) -> Option<ConfigTree> {
     if path.is_empty() {
         return Some(tree.clone());
     }
-    tree.get(path).map(|n| ConfigTree::from_root(n.clone()))
+    let node = tree.get(path)?;
+    if node.children().is_empty() {
+        // A leaf shows as itself: `{"host-name": "r1"}`.
+        let mut root = crate::vyos::Node::new("");
+        root.children_mut().push(node.clone());
+        return Some(ConfigTree::from_root(root));
+    }
+    Some(ConfigTree::from_root(node.clone()))
 }
 
 // ---- endpoints ------------------------------------------------------------------------------
