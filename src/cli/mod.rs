@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod check;
+pub mod lab;
 pub mod schema;
 pub mod vyos;
 
@@ -63,6 +64,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
     Vyos(vyos::VyosArgs),
+    /// Run emulated appliances on loopback (prints one JSON line per appliance when ready).
+    Lab(lab::LabArgs),
 }
 
 /// Run the parsed command line.
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Check(args) => check::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
+        Command::Lab(args) => lab::run(args),
     }
 }
 

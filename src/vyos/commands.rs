@@ -247,15 +247,16 @@ pub fn parse_located(text: &str) -> Result<Vec<Located>, Error> {
     Ok(out)
 }
 
+/// One shell word of a command line (used by the lab's vbash interpreter as well).
 #[derive(Debug)]
-struct Word {
-    text: String,
-    quoted: bool,
-    column: usize,
+pub(crate) struct Word {
+    pub(crate) text: String,
+    pub(crate) quoted: bool,
+    pub(crate) column: usize,
 }
 
 /// Shell-style word splitting of one line; errors carry the 1-based byte column.
-fn split_words(line: &str) -> Result<Vec<Word>, (usize, String)> {
+pub(crate) fn split_words(line: &str) -> Result<Vec<Word>, (usize, String)> {
     let b = line.as_bytes();
     let mut words = Vec::new();
     let mut i = 0;

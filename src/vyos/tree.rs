@@ -176,7 +176,8 @@ impl Node {
         }
     }
 
-    fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node> {
+    /// The descendant at `path` (this node for an empty path).
+    pub fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Node> {
         let mut node = self;
         for word in path {
             node = node.child(word.as_ref())?;
@@ -438,6 +439,40 @@ impl ConfigTree {
         self.root.get_mut(path).ok_or_else(|| Error::NoSuchNode {
             path: Path::from(path).to_string(),
         })
+    }
+
+    /// Makes the subtree at `path` equal to `from`'s, flags and comments included, or removes
+    /// it (pruning emptied parents) when `from` has none. Nodes created on the way take `from`'s
+    /// tag flag. Used to commit one owner subtree of a working copy at a time.
+    pub fn graft<S: AsRef<str>>(&mut self, path: &[S], from: &ConfigTree) -> Result<(), Error> {
+        check_path(path)?;
+        let Some((last, parents)) = path.split_last() else {
+            return Err(Error::EmptyPath);
+        };
+        let Some(src) = from.get(path) else {
+            if let Some(parent) = self.root.get_mut(parents)
+                && let Ok(i) = parent.find(last.as_ref())
+            {
+                parent.children.remove(i);
+                self.prune(parents);
+            }
+            return Ok(());
+        };
+        let mut node = &mut self.root;
+        let mut orig = Some(&from.root);
+        for word in parents {
+            orig = orig.and_then(|o| o.child(word.as_ref()));
+            let (child, new) = node.child_or_insert(word.as_ref());
+            if new && let Some(o) = orig {
+                child.tag = o.tag;
+            }
+            node = child;
+        }
+        match node.find(last.as_ref()) {
+            Ok(i) => node.children[i] = src.clone(),
+            Err(i) => node.children.insert(i, src.clone()),
+        }
+        Ok(())
     }
 
     /// A copy holding only the given subtrees, and bare nodes (no values or comments, the

@@ -1,0 +1,264 @@
+//! One configuration session: a private working copy over the active config (reference §3.1,
+//! §3.2), with `set`, `delete`, `comment`, `discard`, `load` and `merge` on it.
+//!
+//! Owns the working copy and its edits, checked against `schema`. A session remembers the active
+//! config it was based on; when another session commits, [`Session::rebase`] replays this
+//! session's own changes on the new active config, which is how cstore's union mount looks to a
+//! user. Must not commit, print or know about front ends: `appliance` commits, `shell` and `api`
+//! word the outcomes.
+
+use super::profile::Profile;
+use super::schema::{self, SchemaError};
+use crate::vyos::{
+    self, Command, ConfigTree, DeleteOutcome, Op, SetMode, SetOutcome, apply, apply_command, diff,
+};
+
+/// Why an edit failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Tree(#[from] vyos::Error),
+}
+
+/// What a successful `set` did, with the path and value the schema settled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetReport {
+    pub outcome: SetOutcome,
+    pub path: Vec<String>,
+    pub value: Option<String>,
+}
+
+/// A working copy over the active config.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    base: ConfigTree,
+    working: ConfigTree,
+}
+
+impl Session {
+    pub fn new(active: &ConfigTree) -> Session {
+        Session {
+            base: active.clone(),
+            working: active.clone(),
+        }
+    }
+
+    pub fn working(&self) -> &ConfigTree {
+        &self.working
+    }
+
+    /// Follows a new active config, keeping this session's own changes.
+    pub fn rebase(&mut self, active: &ConfigTree) {
+        if diff(&self.base, active, &[]).is_empty() {
+            self.base = active.clone();
+            return;
+        }
+        let mine = diff(&self.base, &self.working, &[]);
+        // A leaf whose value this session replaced keeps only this session's value, even if
+        // the other commit changed it too (last writer wins, as with cstore).
+        let replaced: Vec<&Vec<String>> = mine
+            .iter()
+            .filter(|c| c.op == Op::Delete && c.value.is_some())
+            .map(|c| &c.path)
+            .filter(|p| {
+                mine.iter()
+                    .any(|c| c.op == Op::Set && c.value.is_some() && &&c.path == p)
+            })
+            .collect();
+        let mut next = active.clone();
+        for c in &mine {
+            let mode = if replaced.contains(&&c.path) {
+                SetMode::Replace
+            } else {
+                SetMode::Add
+            };
+            // A change that no longer applies (its node went away) is dropped, as a union
+            // mount would lose it.
+            let _ = apply_command(&mut next, c, mode);
+        }
+        schema::mark_tags(&mut next);
+        self.base = active.clone();
+        self.working = next;
+    }
+
+    /// Whether the working copy differs from `active` (tag/leaf flags aside).
+    pub fn changed(&self, active: &ConfigTree) -> bool {
+        !diff(active, &self.working, &[]).is_empty()
+    }
+
+    /// `set path [value]`. Without a value, whether the last word is one is decided by the
+    /// schema and the working tree (see [`schema::last_word_is_value`]).
+    pub fn set(
+        &mut self,
+        profile: Profile,
+        path: &[String],
+        value: Option<&str>,
+    ) -> Result<SetReport, SessionError> {
+        self.set_guessing(profile, path, value, false)
+    }
+
+    /// [`Session::set`] with the default used when neither schema nor tree can tell whether
+    /// the last word is a value (the shell passes `true` for fully quoted lines).
+    pub fn set_guessing(
+        &mut self,
+        profile: Profile,
+        path: &[String],
+        value: Option<&str>,
+        default_value: bool,
+    ) -> Result<SetReport, SessionError> {
+        let plan = schema::plan_set_in(profile, path, value, &self.working, default_value)?;
+        let outcome = self
+            .working
+            .set_with(&plan.path, plan.value.as_deref(), plan.mode)?;
+        for i in &plan.tags {
+            // The node exists: `set` just created the path through it.
+            let _ = self.working.set_tag(&plan.path[..=*i], true);
+            let _ = self.working.set_leaf(&plan.path[..=*i], false);
+        }
+        Ok(SetReport {
+            outcome,
+            path: plan.path,
+            value: plan.value,
+        })
+    }
+
+    /// `delete path [value]`; an unquoted last word is taken as a value when the path without it
+    /// is a leaf holding it.
+    pub fn delete(
+        &mut self,
+        profile: Profile,
+        path: &[String],
+        value: Option<&str>,
+    ) -> Result<DeleteOutcome, SessionError> {
+        schema::check_path(profile, path)?;
+        if value.is_none()
+            && !self.working.exists(path)
+            && let Some((last, init)) = path.split_last()
+            && !init.is_empty()
+            && self
+                .working
+                .values(init)
+                .is_some_and(|vs| vs.iter().any(|v| v == last))
+        {
+            return Ok(self.working.delete(init, Some(last))?);
+        }
+        Ok(self.working.delete(path, value)?)
+    }
+
+    /// `comment path "text"`.
+    pub fn comment(
+        &mut self,
+        profile: Profile,
+        path: &[String],
+        text: &str,
+    ) -> Result<(), SessionError> {
+        schema::check_path(profile, path)?;
+        Ok(self.working.comment(path, text)?)
+    }
+
+    /// One command of any kind (API batches, `merge`).
+    pub fn run(&mut self, profile: Profile, cmd: &Command) -> Result<(), SessionError> {
+        match cmd.op {
+            Op::Set => self.set(profile, &cmd.path, cmd.value.as_deref()).map(drop),
+            Op::Delete => self
+                .delete(profile, &cmd.path, cmd.value.as_deref())
+                .map(drop),
+            Op::Comment => {
+                self.comment(profile, &cmd.path, cmd.value.as_deref().unwrap_or_default())
+            }
+        }
+    }
+
+    /// `discard`: back to `active`; whether there was anything to discard.
+    pub fn discard(&mut self, active: &ConfigTree) -> bool {
+        let had = self.changed(active);
+        *self = Session::new(active);
+        had
+    }
+
+    /// `load`, `rollback-soft`: the working copy becomes `tree`.
+    pub fn replace(&mut self, tree: ConfigTree) {
+        self.working = tree;
+    }
+
+    /// `merge`: adds what `tree` has and the working copy lacks (never deletes), optionally
+    /// only below `path`.
+    pub fn merge(&mut self, tree: &ConfigTree, path: &[String]) -> Result<(), SessionError> {
+        let scopes = if path.is_empty() {
+            Vec::new()
+        } else {
+            vec![vyos::Path(path.to_vec())]
+        };
+        let sets: Vec<Command> = diff(&self.working, tree, &scopes)
+            .into_iter()
+            .filter(|c| c.op != Op::Delete)
+            .collect();
+        self.working = apply(&sets, &self.working)?;
+        schema::mark_tags(&mut self.working);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn rebase_keeps_own_changes() {
+        let active = ConfigTree::parse_commands("set system host-name 'a'").unwrap_or_default();
+        let mut s = Session::new(&active);
+        assert!(
+            s.set(Profile::V14, &words("system domain-name"), Some("x"))
+                .is_ok()
+        );
+        let mut other = active.clone();
+        assert!(other.set(&["system", "time-zone"], Some("UTC")).is_ok());
+        s.rebase(&other);
+        assert_eq!(
+            vyos::render_commands(s.working()),
+            "set system domain-name 'x'\nset system host-name 'a'\nset system time-zone 'UTC'\n"
+        );
+        assert!(s.changed(&other));
+        // Both changed the host name: this session's value wins, as a single value.
+        assert!(
+            s.set(Profile::V14, &words("system host-name"), Some("mine"))
+                .is_ok()
+        );
+        let mut third = other.clone();
+        let _ = third.set_with(&["system", "host-name"], Some("theirs"), SetMode::Replace);
+        s.rebase(&third);
+        assert_eq!(
+            s.working().values(&["system", "host-name"]),
+            Some(&["mine".to_owned()][..])
+        );
+        assert!(s.discard(&other));
+        assert!(!s.changed(&other));
+    }
+
+    #[test]
+    fn delete_value_by_unquoted_word_and_merge() {
+        let active = ConfigTree::parse_commands(
+            "set interfaces ethernet eth0 address '192.0.2.1/24'\nset interfaces ethernet eth0 address '192.0.2.2/24'",
+        )
+        .unwrap_or_default();
+        let mut s = Session::new(&active);
+        let r = s.delete(
+            Profile::V14,
+            &words("interfaces ethernet eth0 address 192.0.2.1/24"),
+            None,
+        );
+        assert_eq!(r, Ok(DeleteOutcome::Deleted));
+        let other = ConfigTree::parse_commands("set system host-name 'b'").unwrap_or_default();
+        assert!(s.merge(&other, &[]).is_ok());
+        assert_eq!(
+            vyos::render_commands(s.working()),
+            "set interfaces ethernet eth0 address '192.0.2.2/24'\nset system host-name 'b'\n"
+        );
+    }
+}
