@@ -232,16 +232,18 @@ impl VyosDriver {
         };
         let t = script::split(&out.stdout);
         if !t.completed {
-            return Err(DriverError::Upstream {
+            // The connection went away mid-script (a reboot, a dropped session, a change that
+            // cut off our own port): what ran is unknown, so the caller must re-read.
+            return Err(DriverError::Unreachable {
                 appliance: self.name.clone(),
-                during: during.into(),
                 message: format!(
-                    "the script stopped before its end (exit status {:?}): {}{}",
+                    "{during}: the session ended before the script finished (exit status {:?}); the outcome is unknown{}",
                     out.exit_status,
-                    out.stdout.trim(),
-                    out.stderr.trim()
+                    match (out.stdout.trim(), out.stderr.trim()) {
+                        ("", "") => String::new(),
+                        (o, e) => format!(": {o}{e}"),
+                    }
                 ),
-                retryable: true,
             });
         }
         Ok(t)

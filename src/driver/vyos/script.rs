@@ -64,8 +64,17 @@ pub fn quote(word: &str) -> Result<String, Unsafe> {
     Ok(format!("'{word}'"))
 }
 
+/// Op-mode words: plain when they are plain (`run show version`), quoted otherwise.
 fn words(parts: &[String]) -> Result<String, Unsafe> {
-    let quoted: Result<Vec<String>, Unsafe> = parts.iter().map(|w| quote(w)).collect();
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/@+,=%-".contains(&b))
+    };
+    let quoted: Result<Vec<String>, Unsafe> = parts
+        .iter()
+        .map(|w| if plain(w) { Ok(w.clone()) } else { quote(w) })
+        .collect();
     Ok(quoted?.join(" "))
 }
 
