@@ -121,6 +121,82 @@ pub fn run(args: &LabArgs) -> Exit {
     })
 }
 
+#[derive(Debug, Args)]
+pub struct LabShellArgs {
+    /// The appliance's control URL, as `vnfsync lab` prints it
+    /// (`http://127.0.0.1:PORT/appliances/NAME`).
+    #[arg(long)]
+    pub control: String,
+    /// The command to run; by default `$SSH_ORIGINAL_COMMAND` (set by sshd's `ForceCommand`).
+    #[arg(long)]
+    pub command: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ExecReply {
+    stdout: String,
+    stderr: String,
+    exit_status: u32,
+}
+
+/// Relays one exec to the lab's control endpoint (`POST …/exec`) and plays back its result.
+pub fn run_shell(args: &LabShellArgs) -> Exit {
+    use std::io::Read as _;
+    let Some(command) = args
+        .command
+        .clone()
+        .or_else(|| std::env::var("SSH_ORIGINAL_COMMAND").ok())
+    else {
+        eprintln!(
+            "lab-shell: no command (give --command or run as sshd's ForceCommand with an exec request)"
+        );
+        return Exit::BadInput;
+    };
+    let mut stdin = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
+        eprintln!("lab-shell: reading stdin: {e}");
+        return Exit::Failure;
+    }
+    let body = serde_json::json!({"command": command, "stdin": String::from_utf8_lossy(&stdin)});
+    let url = format!("{}/exec", args.control.trim_end_matches('/'));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lab-shell: cannot start the runtime: {e}");
+            return Exit::Failure;
+        }
+    };
+    let reply = runtime.block_on(async {
+        let resp = reqwest::Client::new().post(&url).json(&body).send().await?;
+        resp.error_for_status()?.json::<ExecReply>().await
+    });
+    match reply {
+        Ok(r) => {
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            if out
+                .write_all(r.stdout.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+                || err
+                    .write_all(r.stderr.as_bytes())
+                    .and_then(|()| err.flush())
+                    .is_err()
+            {
+                return Exit::Failure;
+            }
+            Exit::Status(u8::try_from(r.exit_status).unwrap_or(u8::MAX))
+        }
+        Err(e) => {
+            eprintln!("lab-shell: {url}: {e}");
+            Exit::Failure
+        }
+    }
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {

@@ -23,6 +23,8 @@ pub enum Exit {
     BadInput,
     /// Anything else failed (1).
     Failure,
+    /// Pass on another program's exit status (`lab-shell` relays the emulated command's).
+    Status(u8),
 }
 
 impl Exit {
@@ -32,6 +34,7 @@ impl Exit {
             Exit::Changes => 2,
             Exit::BadInput => 64,
             Exit::Failure => 1,
+            Exit::Status(n) => n,
         })
     }
 }
@@ -66,6 +69,10 @@ pub enum Command {
     Vyos(vyos::VyosArgs),
     /// Run emulated appliances on loopback (prints one JSON line per appliance when ready).
     Lab(lab::LabArgs),
+    /// Relay one SSH exec to a lab appliance: the `ForceCommand` of a real sshd in front of the
+    /// emulator (reads `SSH_ORIGINAL_COMMAND` and stdin to EOF, prints the output, exits with
+    /// the emulated command's status).
+    LabShell(lab::LabShellArgs),
 }
 
 /// Run the parsed command line.
@@ -75,6 +82,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::LabShell(args) => lab::run_shell(args),
     }
 }
 

@@ -1,0 +1,215 @@
+//! Interop: the VyOS driver's SSH client against a real OpenSSH `sshd` (Debian
+//! `openssh-server`, installed by `.ci/run`), started here on a loopback port with a
+//! `ForceCommand` into `vnfsync lab-shell`, which relays each exec to a lab appliance. So the
+//! client is proven against an SSH server we did not write, not only russh against russh.
+
+// The lab and sshd are separate processes: deadlines here are wall-clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vnfsync::driver::vyos::{Timeouts, VyosDriver};
+use vnfsync::driver::{
+    ApplyOptions, ApplyOutcome, ConfirmState, Driver, ErrorCode, secret::ProcessEnv,
+};
+use vnfsync::model;
+use vnfsync::source::SourceFiles;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sshd() -> PathBuf {
+    for p in ["/usr/sbin/sshd", "/usr/bin/sshd"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("OpenSSH sshd is not installed: install openssh-server (.ci/run does)");
+}
+
+fn run(cmd: &mut Process) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start_lab() -> (Killed, Value) {
+    let mut child = Process::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .args(["lab", "--vyos", "1", "--profile", "1.4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start vnfsync lab");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("lab JSON line");
+    (Killed(child), serde_json::from_str(&line).expect("json"))
+}
+
+fn user() -> String {
+    let out = Process::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn driver_talks_to_real_openssh_sshd() {
+    let sshd = sshd();
+    let (_lab, info) = start_lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for (name, kind) in [("host_key", "ed25519"), ("id", "ed25519")] {
+        run(Process::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-C", "vnfsync-test", "-f"])
+            .arg(d.join(name)));
+    }
+    std::fs::copy(d.join("id.pub"), d.join("authorized_keys")).expect("authorized_keys");
+    let fingerprint = run(Process::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(d.join("host_key.pub")));
+    let pin = fingerprint
+        .split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_string();
+    if nix_is_root() {
+        // sshd's privilege separation directory, as the Debian unit creates it.
+        std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+    }
+    let port = free_port();
+    let control = info["control"].as_str().expect("control");
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\n\
+         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+         PermitRootLogin prohibit-password\nForceCommand {bin} lab-shell --control {control}\n\
+         LogLevel ERROR\n",
+        hk = d.join("host_key").display(),
+        pid = d.join("sshd.pid").display(),
+        ak = d.join("authorized_keys").display(),
+        bin = env!("CARGO_BIN_EXE_vnfsync"),
+    );
+    std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
+    let _sshd = Killed(
+        Process::new(&sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sshd"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "sshd did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let yaml = format!(
+        "name: r1\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: 127.0.0.1\n  port: {port}\n  user: {user}\n  private_key: file:{key}\n  host_key: {pin}\nowns: [protocols, system]\n",
+        user = user(),
+        key = d.join("id").display(),
+    );
+    let mut files = SourceFiles::default();
+    files
+        .files
+        .insert("appliances/r1.yaml".into(), yaml.into_bytes());
+    let state = model::load(&files).unwrap_or_else(|e| panic!("{e:?}"));
+    let appliance = &state.appliances[0];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        command: Duration::from_secs(20),
+    };
+    let mut driver = VyosDriver::new(appliance, &ProcessEnv, timeouts).expect("driver");
+
+    let info = rt.block_on(driver.info()).expect("version over sshd");
+    assert_eq!(info.line, "1.4");
+    let plan = vnfsync::vyos::parse_commands(
+        "set protocols static route 10.20.0.0/16 next-hop 192.0.2.1\n",
+    )
+    .expect("plan");
+    let options = ApplyOptions {
+        confirm_window: None,
+        comment: "vnfsync interop".into(),
+    };
+    let out = rt
+        .block_on(driver.apply(&plan, &options))
+        .expect("apply over sshd");
+    assert_eq!(
+        out,
+        ApplyOutcome::Committed {
+            confirm: ConfirmState::NotRequested,
+            saved_before: false
+        }
+    );
+    let active = reqwest::blocking::get(format!("{control}/active"))
+        .and_then(|r| r.text())
+        .expect("active");
+    assert!(
+        active.contains("set protocols static route 10.20.0.0/16 next-hop 192.0.2.1"),
+        "{active}"
+    );
+    assert_eq!(
+        rt.block_on(driver.apply(&plan, &options)).expect("again"),
+        ApplyOutcome::NoChange
+    );
+
+    // The pin is checked against sshd's key too.
+    let wrong = model::load(&{
+        let mut f = SourceFiles::default();
+        let text = String::from_utf8(files.files["appliances/r1.yaml"].clone())
+            .expect("utf8")
+            .replace(&pin, "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+        f.files
+            .insert("appliances/r1.yaml".into(), text.into_bytes());
+        f
+    })
+    .expect("valid");
+    let mut bad = VyosDriver::new(&wrong.appliances[0], &ProcessEnv, timeouts).expect("driver");
+    let err = rt.block_on(bad.fetch()).expect_err("wrong pin");
+    assert_eq!(err.code(), ErrorCode::Auth, "{err}");
+}
+
+fn nix_is_root() -> bool {
+    Process::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
