@@ -366,7 +366,12 @@ fn commit_confirm_confirmed_stays() {
             !is_none(&summary["pending_confirm"]),
             "{profile}: a confirm is pending: {summary}"
         );
+        assert!(
+            d.confirm_pending().is_some(),
+            "{profile}: the driver knows it armed a confirm"
+        );
         rt.block_on(d.confirm()).expect("confirm");
+        assert!(d.confirm_pending().is_none(), "{profile}");
         // The timer is gone, so nothing will revert: no confirm pending, the box up, the change in.
         let summary: Value = serde_json::from_str(&lab.get("")).expect("summary");
         assert!(is_none(&summary["pending_confirm"]), "{profile}: {summary}");

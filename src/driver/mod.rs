@@ -273,6 +273,11 @@ pub trait Driver {
     async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome>;
     /// Confirm a pending commit-confirm.
     async fn confirm(&mut self) -> Result<()>;
+    /// When the commit-confirm this driver armed runs out, if it is still pending. VyOS has no
+    /// side-effect-free query for it (reference/vyos.md §5.4: the only probe is `confirm`
+    /// itself), so this is the driver's own record; after a restart the journal's record of the
+    /// armed deadline is the authority.
+    fn confirm_pending(&self) -> Option<tokio::time::Instant>;
     /// Persist the running config (boot config).
     async fn save(&mut self) -> Result<()>;
     /// Take a snapshot on the device and return its text.

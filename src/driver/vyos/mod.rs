@@ -62,6 +62,8 @@ pub struct VyosDriver {
     name: String,
     link: Link,
     info: Option<DeviceInfo>,
+    /// The deadline of the commit-confirm this driver armed and has not confirmed.
+    armed: Option<Instant>,
 }
 
 /// The version line of a release string.
@@ -194,6 +196,7 @@ impl VyosDriver {
             name,
             link,
             info: None,
+            armed: None,
         })
     }
 
@@ -502,10 +505,15 @@ impl Driver for VyosDriver {
             }
         };
         match result {
-            Ok(()) => Ok(ApplyOutcome::Committed {
-                confirm,
-                saved_before: save_first,
-            }),
+            Ok(()) => {
+                if let ConfirmState::Armed { window, .. } = confirm {
+                    self.armed = Some(Instant::now() + window);
+                }
+                Ok(ApplyOutcome::Committed {
+                    confirm,
+                    saved_before: save_first,
+                })
+            }
             Err(e) => Err(self.after_failed_commit(e, &running).await),
         }
     }
@@ -513,12 +521,19 @@ impl Driver for VyosDriver {
     async fn confirm(&mut self) -> Result<()> {
         if let Some(api) = self.http() {
             api.config_file("confirm", None, "confirm").await?;
-            return Ok(());
+        } else {
+            let steps = [Step::Confirm];
+            let t = self.script(&steps, "confirm").await?;
+            if let Some(e) = self.first_failure(&t, &steps, "confirm") {
+                return Err(e);
+            }
         }
-        let steps = [Step::Confirm];
-        let t = self.script(&steps, "confirm").await?;
-        self.first_failure(&t, &steps, "confirm")
-            .map_or(Ok(()), Err)
+        self.armed = None;
+        Ok(())
+    }
+
+    fn confirm_pending(&self) -> Option<Instant> {
+        self.armed.filter(|deadline| Instant::now() < *deadline)
     }
 
     async fn save(&mut self) -> Result<()> {
