@@ -567,10 +567,27 @@ fn snapshot_and_restore_without_reboot() {
         let lab = Lab::start("1.4");
         let rt = rt();
         let mut d = lab.driver(transport);
-        let snap = rt
-            .block_on(d.snapshot("before-1"))
+        let store_dir = tempfile::tempdir().expect("tempdir");
+        let store = vnfsync::driver::store::SnapshotStore::new(store_dir.path());
+        let (snap, kept) = rt
+            .block_on(vnfsync::driver::snapshot_to_store(
+                &mut d,
+                &store,
+                "r1",
+                "0123456789abcdef",
+                std::time::UNIX_EPOCH,
+            ))
             .unwrap_or_else(|e| panic!("{transport}: {e}"));
-        assert_eq!(snap.device_path, "/config/vnfsync/before-1.boot");
+        assert_eq!(
+            snap.device_path,
+            "/config/vnfsync/19700101T000000Z-0123456789ab.boot"
+        );
+        assert!(
+            kept.ends_with("r1/19700101T000000Z-0123456789ab.boot"),
+            "{}",
+            kept.display()
+        );
+        assert_eq!(std::fs::read_to_string(&kept).expect("kept"), snap.boot);
         rt.block_on(d.apply(&plan(), &options(None)))
             .expect("apply");
         rt.block_on(d.restore(&snap))

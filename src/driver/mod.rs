@@ -261,6 +261,37 @@ pub struct ProbeReport {
     pub latency: Duration,
 }
 
+/// Take a snapshot on the device and keep its config.boot text in the local store too, as
+/// `<store>/<appliance>/<time>-<commit>.boot`; returns the snapshot and the stored file.
+pub async fn snapshot_to_store<D: Driver>(
+    driver: &mut D,
+    store: &store::SnapshotStore,
+    appliance: &str,
+    commit: &str,
+    now: std::time::SystemTime,
+) -> Result<(Snapshot, std::path::PathBuf)> {
+    let short: String = commit
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect();
+    let id = format!(
+        "{}-{}",
+        store::stamp(now),
+        if short.is_empty() { "none" } else { &short }
+    );
+    let snap = driver.snapshot(&id).await?;
+    let path = store
+        .save(appliance, commit, now, &snap.boot)
+        .map_err(|e| DriverError::Upstream {
+            appliance: appliance.to_string(),
+            during: "keeping the snapshot".into(),
+            message: e.to_string(),
+            retryable: false,
+        })?;
+    Ok((snap, path))
+}
+
 /// What every appliance driver does. One writer per appliance: the caller never runs two
 /// operations of one driver at once (hence `&mut self`).
 #[allow(async_fn_in_trait)]
