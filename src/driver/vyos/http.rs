@@ -92,6 +92,12 @@ impl HttpApi {
     }
 
     fn transport_error(&self, during: &str, e: &reqwest::Error) -> DriverError {
+        if let Some(tls) = tls_failure(e) {
+            return DriverError::Auth {
+                appliance: self.appliance.clone(),
+                message: format!("{}: the TLS certificate was refused: {tls}", self.base),
+            };
+        }
         if e.is_timeout() {
             DriverError::Timeout {
                 appliance: self.appliance.clone(),
@@ -282,6 +288,26 @@ impl HttpApi {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The rustls error behind a request error, if the TLS handshake failed (a certificate that
+/// neither the pinned CA nor the pinned fingerprint vouches for).
+fn tls_failure(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        // `io::Error::source` skips the error it wraps; look inside it instead.
+        cause = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    None
 }
 
 fn kind(v: &Value) -> &'static str {
