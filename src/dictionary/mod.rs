@@ -356,18 +356,37 @@ pub fn load_all(own: &[(&str, &str)]) -> (BTreeMap<String, Dictionary>, Vec<Diag
             Err(e) => diags.extend(e),
         }
     }
-    for (name, text) in SHIPPED {
+    for (name, parsed) in shipped() {
         if out.contains_key(*name) {
             continue;
         }
-        match parse(&format!("dictionaries/{name}.yaml"), text, Origin::Shipped) {
+        match parsed {
             Ok(dict) => {
-                out.insert(dict.name.to_string(), dict);
+                out.insert(dict.name.to_string(), dict.clone());
             }
-            Err(e) => diags.extend(e),
+            Err(e) => diags.extend(e.iter().cloned()),
         }
     }
     (out, diags)
+}
+
+type Parsed = Result<Dictionary, Vec<Diagnostic>>;
+
+/// The shipped dictionaries, parsed once per process (they are part of the binary).
+fn shipped() -> &'static [(&'static str, Parsed)] {
+    static PARSED: std::sync::LazyLock<Vec<(&'static str, Parsed)>> =
+        std::sync::LazyLock::new(|| {
+            SHIPPED
+                .iter()
+                .map(|(name, text)| {
+                    (
+                        *name,
+                        parse(&format!("dictionaries/{name}.yaml"), text, Origin::Shipped),
+                    )
+                })
+                .collect()
+        });
+    &PARSED
 }
 
 #[cfg(test)]
