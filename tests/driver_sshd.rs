@@ -6,14 +6,11 @@
 // The lab and sshd are separate processes: deadlines here are wall-clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
+use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use vnfsync::driver::vyos::{Timeouts, VyosDriver};
 use vnfsync::driver::{
     ApplyOptions, ApplyOutcome, ConfirmState, Driver, ErrorCode, secret::ProcessEnv,
@@ -21,14 +18,11 @@ use vnfsync::driver::{
 use vnfsync::model;
 use vnfsync::source::SourceFiles;
 
-struct Killed(Child);
+#[path = "support/lab_process.rs"]
+mod lab_process;
+use lab_process::{Killed, start_lab};
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+const PROFILE: &str = "1.4";
 
 fn sshd() -> PathBuf {
     for p in ["/usr/sbin/sshd", "/usr/bin/sshd"] {
@@ -56,28 +50,6 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn start_lab() -> (Killed, Value) {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(["lab", "--vyos", "1", "--profile", "1.4"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vnfsync lab");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("lab JSON line");
-    (Killed(child), serde_json::from_str(&line).expect("json"))
-}
-
 fn user() -> String {
     let out = Process::new("id").arg("-un").output().expect("id -un");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -86,7 +58,7 @@ fn user() -> String {
 #[test]
 fn driver_talks_to_real_openssh_sshd() {
     let sshd = sshd();
-    let (_lab, info) = start_lab();
+    let (_lab, info) = start_lab(PROFILE, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     for (name, kind) in [("host_key", "ed25519"), ("id", "ed25519")] {

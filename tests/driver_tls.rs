@@ -3,50 +3,23 @@
 //! (tokio-rustls, a certificate made by the system `openssl`) relays to the lab's plain API,
 //! as nginx does on a real VyOS.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::{Arc, mpsc};
+use std::process::Command as Process;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use serde_json::Value;
 use vnfsync::driver::vyos::{Timeouts, VyosDriver};
 use vnfsync::driver::{Driver, ErrorCode, secret::ProcessEnv};
 use vnfsync::model;
 use vnfsync::source::SourceFiles;
 
-struct Killed(Child);
+#[path = "support/lab_process.rs"]
+mod lab_process;
+use lab_process::start_lab;
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_lab() -> (Killed, Value) {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(["lab", "--vyos", "1", "--profile", "1.5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vnfsync lab");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("lab JSON line");
-    (Killed(child), serde_json::from_str(&line).expect("json"))
-}
+const PROFILE: &str = "1.5";
 
 fn openssl(args: &[&str], dir: &Path) {
     let out = Process::new("openssl")
@@ -197,7 +170,7 @@ fn driver(port: u16, key_file: &Path, tls: &str) -> VyosDriver {
 
 #[test]
 fn tls_is_verified_against_the_pinned_ca_or_fingerprint() {
-    let (_lab, info) = start_lab();
+    let (_lab, info) = start_lab(PROFILE, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     make_cert(d, "good");

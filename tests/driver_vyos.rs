@@ -6,9 +6,6 @@
 // The lab is a separate process with its own clock: deadlines here are wall-clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -20,51 +17,21 @@ use vnfsync::model;
 use vnfsync::source::SourceFiles;
 use vnfsync::vyos::{Command, ConfigTree};
 
+#[path = "support/lab_process.rs"]
+mod lab_process;
+use lab_process::{Killed, start_lab};
+
 /// A running `vnfsync lab` with one appliance; killed on drop.
 struct Lab {
-    child: Child,
+    _process: Killed,
     info: Value,
     secrets: tempfile::TempDir,
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Lab {
     fn start(profile: &str) -> Lab {
-        let mut child = Process::new(env!("CARGO_BIN_EXE_vnfsync"))
-            .args([
-                "lab",
-                "--vyos",
-                "1",
-                "--profile",
-                profile,
-                "--minute-seconds",
-                "1",
-                "--reboot-seconds",
-                "1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vnfsync lab");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the lab prints its JSON line");
-        let info: Value = serde_json::from_str(&line).expect("JSON line");
+        let (process, info) =
+            start_lab(profile, &["--minute-seconds", "1", "--reboot-seconds", "1"]);
         let secrets = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             secrets.path().join("password"),
@@ -78,7 +45,7 @@ impl Lab {
         .expect("write");
         std::fs::write(secrets.path().join("wrong"), "not-the-password").expect("write");
         Lab {
-            child,
+            _process: process,
             info,
             secrets,
         }
