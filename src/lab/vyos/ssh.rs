@@ -208,6 +208,11 @@ async fn serve_connection(
     peer: SocketAddr,
     handler: Connection,
 ) {
+    // As sshd does: no Nagle delay, or every small packet waits for the peer's delayed ACK
+    // (russh applies `nodelay` only in `run_on_socket`, not to a stream handed to it).
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "lab ssh: cannot set TCP_NODELAY");
+    }
     let session = match server::run_stream(config, stream, handler).await {
         Ok(session) => session,
         Err(error) => {
