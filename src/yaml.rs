@@ -407,6 +407,52 @@ mod tests {
     }
 
     #[test]
+    fn scalars_resolve_by_the_core_schema() {
+        let n = parse("a: 22\nb: '22'\nc: 1.5\nd: ~\ne: no\nf: true\ng: 10.0.0.0/8\nh: 0x1F\ni:\n")
+            .expect("valid");
+        let Value::Map(entries) = n.value else {
+            panic!("map expected")
+        };
+        let values: Vec<&Value> = entries.iter().map(|(_, v)| &v.value).collect();
+        assert_eq!(
+            values,
+            vec![
+                &Value::Int(22),
+                &Value::Str("22".into()),
+                &Value::Float(1.5),
+                &Value::Null,
+                &Value::Str("no".into()),
+                &Value::Bool(true),
+                &Value::Str("10.0.0.0/8".into()),
+                &Value::Int(31),
+                &Value::Null,
+            ]
+        );
+    }
+
+    #[test]
+    fn small_aliases_are_fine() {
+        let n = parse("base: &b {x: 1}\ncopy: *b\n").expect("valid");
+        let Value::Map(entries) = n.value else {
+            panic!("map expected")
+        };
+        assert_eq!(entries[0].1.value, entries[1].1.value);
+        assert_eq!(entries[1].1.pos, Pos::new(2, 7));
+    }
+
+    #[test]
+    fn tags_and_second_documents_are_refused() {
+        assert!(err("a: !10.0.0.0/8\n").contains("YAML tags are not supported"));
+        assert!(err("a: !!binary aGk=\n").contains("YAML tags are not supported"));
+        assert!(parse("a: !!str 12\n").is_ok());
+        assert_eq!(
+            err("a: 1\n---\nb: 2\n"),
+            "2:1: only one YAML document per file"
+        );
+        assert_eq!(err("{a: 1, a: 2}\n"), "1:8: duplicate key `a`");
+    }
+
+    #[test]
     fn oversized_file_rejected() {
         let big = format!("a: \"{}\"\n", "x".repeat(MAX_FILE_BYTES));
         assert!(err(&big).contains("larger than the limit"));
