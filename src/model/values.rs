@@ -39,6 +39,38 @@ pub fn check_device_text(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Implements Serialize (via Display), Decode (via FromStr, accepting YAML scalars) and a string
+/// JsonSchema for a type whose text form is its YAML form.
+macro_rules! via_text {
+    ($name:ident, $schema_name:literal, $schema:expr) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl Decode for $name {
+            fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+                let raw = String::decode(d, node, path)?;
+                match raw.parse() {
+                    Ok(v) => Some(v),
+                    Err(msg) => {
+                        d.error(node.pos, path, msg);
+                        None
+                    }
+                }
+            }
+        }
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                $schema_name.into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                $schema
+            }
+        }
+    };
+}
+
 /// Defines a validated, string-backed value type: decode + Display + Serialize + JsonSchema.
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $schema_name:literal, $pattern:expr, $check:expr) => {
@@ -66,37 +98,10 @@ macro_rules! text_type {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-
-        impl Decode for $name {
-            fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
-                let raw = String::decode(d, node, path)?;
-                match raw.parse() {
-                    Ok(v) => Some(v),
-                    Err(msg) => {
-                        d.error(node.pos, path, msg);
-                        None
-                    }
-                }
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                $schema_name.into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                let pattern: Option<&str> = $pattern;
-                match pattern {
-                    Some(p) => json_schema!({"type": "string", "pattern": p}),
-                    None => json_schema!({"type": "string"}),
-                }
-            }
-        }
+        via_text!($name, $schema_name, match Option::<&str>::from($pattern) {
+            Some(p) => json_schema!({"type": "string", "pattern": p}),
+            None => json_schema!({"type": "string"}),
+        });
     };
 }
 
@@ -274,38 +279,6 @@ impl fmt::Display for SecretRef {
             SecretRef::Credential(n) => write!(f, "credential:{n}"),
         }
     }
-}
-
-/// Implements Serialize (via Display), Decode (via FromStr, accepting YAML scalars) and a string
-/// JsonSchema for a type whose text form is its YAML form.
-macro_rules! via_text {
-    ($name:ident, $schema_name:literal, $schema:expr) => {
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl Decode for $name {
-            fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
-                let raw = String::decode(d, node, path)?;
-                match raw.parse() {
-                    Ok(v) => Some(v),
-                    Err(msg) => {
-                        d.error(node.pos, path, msg);
-                        None
-                    }
-                }
-            }
-        }
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                $schema_name.into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                $schema
-            }
-        }
-    };
 }
 
 via_text!(
