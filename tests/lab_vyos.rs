@@ -2,7 +2,6 @@
 //! not write: the system `curl` (`.ci/run` installs it). Every lab binds 127.0.0.1 on ephemeral
 //! ports and stops when the test ends. No test sleeps a fixed time: waits poll with a deadline.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vnfsync::lab::vyos::lab::{Lab, LabOptions};
 use vnfsync::lab::vyos::{Appliance, ApplianceSpec, Profile, Timing};
+
+#[path = "support/lab_process.rs"]
+mod lab_process;
+use lab_process::spawn_lab;
 
 const KEY: &str = "vnfsync-lab-key";
 
@@ -792,24 +795,19 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
         "service {\n    ssh {\n    }\n}\nsystem {\n    host-name \"core-from-file\"\n}\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(["lab", "--file"])
-        .arg(&file)
-        .args(["--minute-seconds", "1", "--reboot-seconds", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let mut parsed = Vec::new();
-    for _ in 0..2 {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("lab printed too few lines"));
-        parsed.push(serde_json::from_str::<Value>(&line).unwrap_or(Value::Null));
-    }
+    let file_arg = file.display().to_string();
+    let (mut lab, parsed) = spawn_lab(
+        &[
+            "--file",
+            &file_arg,
+            "--minute-seconds",
+            "1",
+            "--reboot-seconds",
+            "1",
+        ],
+        2,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let edge = &parsed[0];
     assert_eq!(edge["name"], json!("edge"));
     assert_eq!(edge["profile"], json!("1.5"));
@@ -846,11 +844,11 @@ fn vnfsync_lab_prints_one_json_line_per_appliance() {
         .unwrap_or_else(|e| panic!("{e}"));
     // SIGTERM stops the lab cleanly.
     let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &lab.0.id().to_string()])
         .status()
         .unwrap_or_else(|e| panic!("kill: {e}"));
     assert!(term.success());
-    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    let status = lab.0.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(0));
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("\"hostname\": \"edge\""), "{body}");
@@ -925,21 +923,20 @@ fn openssh_round_trip_lockout_and_commit_confirm() {
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(["lab", "--file"])
-        .arg(&file)
-        .args(["--minute-seconds", "3", "--reboot-seconds", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let line = BufReader::new(stdout)
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let info: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+    let file_arg = file.display().to_string();
+    let (_lab, mut lines) = spawn_lab(
+        &[
+            "--file",
+            &file_arg,
+            "--minute-seconds",
+            "3",
+            "--reboot-seconds",
+            "1",
+        ],
+        1,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let info: Value = lines.remove(0);
     let addr = info["ssh"].as_str().unwrap_or_default().to_owned();
     let port = addr.rsplit(':').next().unwrap_or_default().to_owned();
     std::fs::write(
@@ -1005,8 +1002,6 @@ fn openssh_round_trip_lockout_and_commit_confirm() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -1020,25 +1015,15 @@ fn port_base_lays_out_the_ports() {
         if base == 0 || base > 65_000 {
             continue;
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
-            .args(["lab", "--vyos", "2", "--profile", "1.3", "--port-base"])
-            .arg(base.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let lines: Vec<String> = BufReader::new(stdout)
-            .lines()
-            .take(2)
-            .map_while(Result::ok)
-            .collect();
-        let _ = child.kill();
-        let _ = child.wait();
-        if lines.len() < 2 {
+        let base_arg = base.to_string();
+        // A failure here is most likely another process taking a port of the layout: retry.
+        let Ok((_lab, lines)) = spawn_lab(
+            &["--vyos", "2", "--profile", "1.3", "--port-base", &base_arg],
+            2,
+        ) else {
             continue;
-        }
-        let second: Value = serde_json::from_str(&lines[1]).unwrap_or(Value::Null);
+        };
+        let second = &lines[1];
         assert_eq!(second["name"], json!("vyos2"));
         assert_eq!(second["profile"], json!("1.3"));
         assert_eq!(

@@ -1,5 +1,8 @@
 //! Starting the real `vnfsync lab` binary for a test and reading its JSON lines.
-//! Shared by the driver tests (`#[path = "support/lab_process.rs"] mod lab_process;`).
+//! Shared by the lab and driver tests (`#[path = "support/lab_process.rs"] mod lab_process;`);
+//! each test crate uses part of it, and the lab is another process with its own clock, so the
+//! deadline is wall-clock.
+#![allow(dead_code, clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -18,16 +21,19 @@ impl Drop for Killed {
     }
 }
 
-/// `vnfsync lab --vyos 1 --profile PROFILE EXTRA…`; returns the process and its JSON line.
-pub fn start_lab(profile: &str, extra: &[&str]) -> (Killed, Value) {
+/// `vnfsync lab ARGS…`, waiting (at most 30 s) for its first `count` JSON lines. The process is
+/// killed on any failure.
+pub fn spawn_lab(args: &[&str], count: usize) -> Result<(Killed, Vec<Value>), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(["lab", "--vyos", "1", "--profile", profile])
-        .args(extra)
+        .arg("lab")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start vnfsync lab");
-    let stdout = child.stdout.take().expect("stdout");
+        .map_err(|e| format!("start vnfsync lab: {e}"))?;
+    let stdout = child.stdout.take();
+    let process = Killed(child);
+    let stdout = stdout.ok_or("vnfsync lab has no stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -36,11 +42,24 @@ pub fn start_lab(profile: &str, extra: &[&str]) -> (Killed, Value) {
             }
         }
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the lab prints its JSON line");
-    (
-        Killed(child),
-        serde_json::from_str(&line).expect("JSON line"),
-    )
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::with_capacity(count);
+    while lines.len() < count {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .map_err(|_| format!("vnfsync lab printed {} of {count} JSON lines", lines.len()))?;
+        lines.push(
+            serde_json::from_str(&line).map_err(|e| format!("not a JSON line: {line}: {e}"))?,
+        );
+    }
+    Ok((process, lines))
+}
+
+/// `vnfsync lab --vyos 1 --profile PROFILE EXTRA…`; returns the process and its JSON line.
+pub fn start_lab(profile: &str, extra: &[&str]) -> (Killed, Value) {
+    let mut args = vec!["--vyos", "1", "--profile", profile];
+    args.extend_from_slice(extra);
+    let (process, mut lines) = spawn_lab(&args, 1).unwrap_or_else(|e| panic!("{e}"));
+    (process, lines.remove(0))
 }
