@@ -27,7 +27,7 @@ pub mod secret;
 pub mod tree;
 
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
-pub use commands::{Command, Op, parse_commands};
+pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
     apply, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
@@ -129,8 +129,12 @@ pub fn detect(text: &str) -> InputKind {
 
 /// Builds a tree from a command list, replaying it on an empty tree ([`SetMode::Add`]).
 fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
+    tree_from_located(commands::parse_located(text)?)
+}
+
+fn tree_from_located(list: Vec<commands::Located>) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
-    for located in commands::parse_located(text)? {
+    for located in list {
         apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {
             line: located.line,
             column: located.column,
@@ -149,6 +153,12 @@ impl ConfigTree {
     /// Parses a command list (see [`commands`] for the rules) into a tree.
     pub fn parse_commands(text: &str) -> Result<ConfigTree, Error> {
         tree_from_commands(text)
+    }
+
+    /// Parses a command list written by people, refusing what VyOS would read differently
+    /// (see [`commands::parse_located_strict`]).
+    pub fn parse_commands_strict(text: &str) -> Result<ConfigTree, Error> {
+        tree_from_located(commands::parse_located_strict(text)?)
     }
 
     /// Parses either kind of input, detected with [`detect`].

@@ -24,7 +24,7 @@
 //! a comment holds a quote character before a value with a backslash.
 
 use super::boot::BootFile;
-use super::secret::{MASK, Secrets, command_value, escape_value, hidden, shown};
+use super::secret::{MASK, Secrets, command_value, escape_value, hidden, path_word, shown};
 use super::tree::{ConfigTree, Node};
 
 /// How values are quoted in config.boot.
@@ -300,7 +300,7 @@ fn commands_len(node: &Node, prefix: usize) -> usize {
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, secrets: Secrets) {
     let len = prefix.len();
     prefix.push(' ');
-    prefix.push_str(node.name());
+    prefix.push_str(&path_word(node.name()));
     if node.children().is_empty() {
         if node.values().is_empty() {
             out.push_str(prefix);
