@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::Error;
 use super::natural::natural_cmp;
-use super::tree::{ConfigTree, Node, Values};
+use super::tree::{ConfigTree, Node, Values, validate_path_word};
 
 /// Deepest brace nesting accepted.
 pub const MAX_NESTING: usize = 200;
@@ -534,13 +534,11 @@ impl<'a> Parser<'a> {
                         true,
                     )),
                     Tok::LBrace => {
-                        if value.is_empty() || value.chars().any(char::is_whitespace) {
+                        if let Err(message) = validate_path_word(&value) {
                             return Err(Error::Syntax {
                                 line: value_at.line,
                                 column: value_at.column,
-                                message: format!(
-                                    "Tag value {value:?} of \"{name}\" is empty or holds whitespace, which VyOS cannot hold"
-                                ),
+                                message: format!("{message} (under \"{name}\")"),
                             });
                         }
                         let depth = self.deeper(depth, at)?;
@@ -695,6 +693,8 @@ mod tests {
             "a {\n t \"tab\\there\" {\n }\n}\n",
             "t \"\" {\n}\n",
             "t \"a\nb\" {\n}\n",
+            "t \"a{b\" {\n}\n",
+            "t \"//x\" {\n}\n",
         ] {
             match parse_body(input) {
                 Ok(t) => panic!("{input:?} parsed: {t:?}"),

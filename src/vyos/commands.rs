@@ -24,7 +24,7 @@ use std::fmt;
 
 use super::Error;
 use super::secret::{Secrets, command_value, path_word, shown};
-use super::tree::validate_value;
+use super::tree::{validate_path_word, validate_value};
 
 /// The verb of a command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -359,7 +359,7 @@ const TAG_NODES: &[&str] = &[
 ///   right after a tag node whose instances may be empty ([`TAG_NODES`]: `loopback lo`).
 ///   Anything else (`set system host-name vyos`) is ambiguous without the schema and is
 ///   refused with a message saying to quote the value;
-/// - a path word holding whitespace is refused (VyOS cannot hold such a node or tag value).
+/// - a path word VyOS cannot hold is refused ([`validate_path_word`]: whitespace, ...).
 pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
     let mut out = Vec::new();
     for (idx, line) in text.split('\n').enumerate() {
@@ -425,17 +425,8 @@ pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
             let column = value.map_or(line.len() + 1, |v| v.column);
             return Err(err(column, "missing configuration path".to_owned()));
         }
-        if let Some(w) = path_words
-            .iter()
-            .find(|w| w.text.is_empty() || w.text.chars().any(char::is_whitespace))
-        {
-            return Err(err(
-                w.column,
-                format!(
-                    "path word {:?} is empty or holds whitespace, which VyOS cannot hold in a node name or tag value",
-                    w.text
-                ),
-            ));
+        for w in path_words {
+            validate_path_word(&w.text).map_err(|m| err(w.column, m))?;
         }
         if let Some(v) = value
             && op != Op::Comment
@@ -878,7 +869,7 @@ mod strict_tests {
             38,
         );
         check_err("comment a b", "comment needs its text in quotes", 1, 11);
-        check_err("set a 'x y' 'v'", "holds whitespace", 1, 7);
+        check_err("set a 'x y' 'v'", "VyOS cannot hold", 1, 7);
     }
 
     #[test]

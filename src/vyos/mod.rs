@@ -144,6 +144,46 @@ fn tree_from_located(list: Vec<commands::Located>) -> Result<ConfigTree, Error> 
     Ok(tree)
 }
 
+fn json_children(
+    tree: &mut ConfigTree,
+    path: &mut Vec<String>,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Error> {
+    use serde_json::Value;
+    for (key, v) in map {
+        path.push(key.clone());
+        match v {
+            Value::String(s) => {
+                tree.set(path, Some(s))?;
+            }
+            Value::Array(items) => {
+                for item in items {
+                    let Value::String(s) = item else {
+                        return Err(Error::InvalidValue {
+                            message: format!("[{}]: a list holds only strings", path.join(" ")),
+                        });
+                    };
+                    tree.set(path, Some(s))?;
+                }
+            }
+            Value::Object(m) if m.is_empty() => {
+                tree.set(path, None)?;
+            }
+            Value::Object(m) => json_children(tree, path, m)?,
+            _ => {
+                return Err(Error::InvalidValue {
+                    message: format!(
+                        "[{}]: expected a string, a list or an object",
+                        path.join(" ")
+                    ),
+                });
+            }
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
 impl ConfigTree {
     /// Parses config.boot text, dropping the footer (see [`parse_boot_file`] to keep it).
     pub fn parse_boot(text: &str) -> Result<ConfigTree, Error> {
@@ -159,6 +199,26 @@ impl ConfigTree {
     /// (see [`commands::parse_located_strict`]).
     pub fn parse_commands_strict(text: &str) -> Result<ConfigTree, Error> {
         tree_from_located(commands::parse_located_strict(text)?)
+    }
+
+    /// Reads the JSON of [`render_json`] back (a string is one value, a list several, `{}` a
+    /// valueless leaf or empty node, an object children). JSON carries no comments and no
+    /// tag or leaf flags. Errors carry serde_json's line and column.
+    pub fn parse_json(text: &str) -> Result<ConfigTree, Error> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::InvalidValue {
+                message: "the JSON of a configuration is an object".to_owned(),
+            });
+        };
+        let mut tree = ConfigTree::new();
+        let mut path = Vec::new();
+        json_children(&mut tree, &mut path, &map)?;
+        Ok(tree)
     }
 
     /// Parses either kind of input, detected with [`detect`].

@@ -181,7 +181,9 @@ fn render_node(out: &mut String, node: &Node, level: usize, style: &BootStyle) {
             indent(out, level);
             out.push_str("}\n");
         }
-    } else if node.is_tag() {
+    } else if node.is_tag() && node.children().iter().all(|c| c.values().is_empty()) {
+        // (A tag node whose instance holds a value, which only a flag-less edit can make,
+        // is written as a plain node: `rule a "x"` could not be read back.)
         for child in node.children() {
             render_comment(out, child, level);
             indent(out, level);
