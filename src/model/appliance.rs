@@ -503,6 +503,7 @@ impl Decode for HealthProbe {
                 &path.key("kind"),
                 &["tcp", "http_get", "login", "command"],
             ),
+            None if f.null_required("kind") => None,
             None => {
                 d.error(f.pos(), path, "missing required field `kind`");
                 None
@@ -703,6 +704,7 @@ impl Appliance {
                     None
                 }
             },
+            (None, _) if f.null_required("owns") => None,
             (None, _) => {
                 d.error(
                     f.pos(),
