@@ -439,6 +439,31 @@ mod tests {
     }
 
     #[test]
+    fn raw_lines_never_carry_a_literal_secret() {
+        let e = err(
+            "raw: [\"set system login user ops authentication plaintext-password 'hunter2'\"]\n",
+        );
+        assert!(
+            e.contains("writes a literal secret into `plaintext-password`")
+                && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert!(
+            err("raw: ['set system login user ops authentication encrypted-password x']\n")
+                .contains("into `encrypted-password`")
+        );
+        // Unused policies are checked too.
+        let policy = "name: p\nraw: [\"set service https api keys id ci key 'abc'\"]\n";
+        let e = check_with(HEAD, &[("policies/p.yaml", policy)])
+            .expect_err("secret in policy")
+            .join("");
+        assert!(e.contains("into `key`") && !e.contains("abc"), "{e}");
+        // A name that merely ends like a secret leaf, as a tag value, is no secret.
+        assert!(check("raw: [\"set system ntp server monkey\"]\n").is_ok());
+        assert!(check("raw: [\"set system login banner pre-login 'key'\"]\n").is_ok());
+    }
+
+    #[test]
     fn a_repo_dictionary_overrides_the_shipped_one() {
         let dict = "schema_version: 1\nname: vyos-1.4\nvendor: vyos\nproduct: VyOS\nfirmware: any\ntransports: [ssh]\nraw: none\npaths:\n  rule_set: \"firewall {family} name {name}\"\n  attach_in: a\n  attach_out: a\n  attach_local: a\n  nat_destination: n\n  nat_source: n\n  static_route: r\n";
         let e = check_with(HEAD, &[("dictionaries/vyos-1.4.yaml", dict)])

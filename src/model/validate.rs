@@ -3,8 +3,9 @@
 //! inside the scopes its appliance owns.
 //!
 //! Owns: cross-file checks, reported at the place of the offending value (in the policy file
-//! when a policy's resource is the problem, naming the appliance). Must not re-check what
-//! decoding already checked.
+//! when a policy's resource is the problem, naming the appliance), and the refusal of raw lines
+//! that write a literal secret (in every policy, used or not). Must not re-check what decoding
+//! already checked, and never echoes a secret: raw lines are shown masked.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +14,7 @@ use super::decode::{Decoder, Diagnostic, Located, did_you_mean};
 use super::resources::{Direction, Resources};
 use super::values::Family;
 use crate::dictionary::Dictionary;
+use crate::vyos::commands::{MASK, is_secret};
 
 fn push(diags: &mut Vec<Diagnostic>, at: &Located, message: String) {
     let mut d = Decoder::new(&at.file);
@@ -71,10 +73,75 @@ pub fn check(
     }
     for p in policies.values() {
         check_inside(&p.resources, diags);
+        check_raw_secrets(&p.resources, diags);
     }
     for a in appliances {
         check_inside(&a.resources, diags);
+        check_raw_secrets(&a.resources, diags);
         check_appliance(a, policies, dictionaries, diags);
+    }
+}
+
+/// A raw line's words, as (path words, value): the VyOS command parser's reading when the
+/// line parses (`set a b 'v'`: the quoted last word is the value), else blank-separated words
+/// with quotes stripped and no value, so that an unparseable line is still searched.
+fn raw_commands(line: &str) -> Vec<(Vec<String>, Option<String>)> {
+    match crate::vyos::parse_commands(line) {
+        Ok(cmds) => cmds.into_iter().map(|c| (c.path, c.value)).collect(),
+        Err(_) => vec![(
+            line.split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_string())
+                .collect(),
+            None,
+        )],
+    }
+}
+
+/// The secret-bearing leaf a raw line writes a literal into, if any: the last path word when
+/// a value follows it, or the word before an unquoted last word (`... plaintext-password x`).
+/// The leaf names are those VyOS masks (`crate::vyos::commands::is_secret`).
+fn raw_secret_leaf(line: &str) -> Option<String> {
+    raw_commands(line).into_iter().find_map(|(path, value)| {
+        let leaf = match (value, path.as_slice()) {
+            (Some(_), [.., leaf]) => leaf,
+            (None, [.., leaf, _literal]) => leaf,
+            _ => return None,
+        };
+        is_secret(leaf).then(|| leaf.clone())
+    })
+}
+
+/// A raw line as shown in messages: control characters escaped, and the literal after a
+/// secret-bearing leaf replaced by the mask.
+pub(crate) fn shown_raw(line: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut hide = false;
+    for w in line.split(' ') {
+        if hide && !w.is_empty() {
+            words.push(MASK.to_string());
+            continue;
+        }
+        let bare = w.trim_matches(|c| c == '\'' || c == '"');
+        hide = !bare.is_empty() && is_secret(bare);
+        words.push(w.to_string());
+    }
+    words.join(" ").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+/// Raw lines must not carry a literal secret: a secret in the desired state would sit in git
+/// history in clear. The typed fields take secret references; raw lines cannot.
+fn check_raw_secrets(r: &Resources, diags: &mut Vec<Diagnostic>) {
+    for raw in &r.raw {
+        if let Some(leaf) = raw_secret_leaf(&raw.line) {
+            push(
+                diags,
+                &raw.at,
+                format!(
+                    "raw line `{}` writes a literal secret into `{leaf}`; secrets never go into the desired state in clear, and raw lines cannot take a secret reference (manage this leaf outside vnfsync)",
+                    shown_raw(&raw.line)
+                ),
+            );
+        }
     }
 }
 
@@ -331,10 +398,7 @@ fn check_appliance(
             outside(
                 diags,
                 &raw.at,
-                format!(
-                    "raw line `{}`{from}",
-                    raw.line.replace('\n', "\\n").replace('\r', "\\r")
-                ),
+                format!("raw line `{}`{from}", shown_raw(&raw.line)),
                 dict.raw_path(&raw.line),
             );
         }
