@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::decode::{Decode, Decoder, FieldPath, Located, int_in};
 use super::resources::Resources;
 use super::values::{
-    CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ScopePath, SecretRef,
-    Span, Text,
+    CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ProbeCommand,
+    ScopePath, SecretRef, Span, Text,
 };
 use crate::yaml::{Node, Value};
 
@@ -252,8 +252,8 @@ pub enum HealthProbe {
     },
     /// A fresh login over the appliance's transport.
     Login,
-    /// A device command whose output must match the regular expression `expect`.
-    Command { run: Text, expect: String },
+    /// An operational `show …` command whose output must match the regular expression `expect`.
+    Command { run: ProbeCommand, expect: String },
 }
 
 fn default_status() -> u16 {
@@ -544,7 +544,7 @@ impl Decode for HealthProbe {
             }
             Some("login") => Some(HealthProbe::Login),
             Some("command") => {
-                let run = f.req::<Text>(d, "run");
+                let run = f.req::<ProbeCommand>(d, "run");
                 let expect = f.req::<String>(d, "expect");
                 let expect = expect.filter(|re| {
                     match regex::RegexBuilder::new(re).size_limit(1 << 20).build() {

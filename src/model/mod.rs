@@ -277,6 +277,17 @@ mod tests {
                 .contains("out of range 100-599")
         );
         assert!(err("health: [{kind: tcp}]\n").contains("missing required field `port`"));
+        assert!(
+            err("health: [{kind: command, run: 'show version;reboot', expect: x}]\n")
+                .contains("holds `;`")
+        );
+        assert!(
+            err("health: [{kind: command, run: configure, expect: x}]\n")
+                .contains("is not an operational `show …` command")
+        );
+        assert!(
+            check("health: [{kind: command, run: show ip route 0.0.0.0/0, expect: x}]\n").is_ok()
+        );
         assert!(check("health: [{kind: tcp, port: 22}, {kind: login}, {kind: http_get, url: 'https://r1/info'}]\n").is_ok());
     }
 
