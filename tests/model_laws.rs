@@ -83,7 +83,9 @@ prop_compose! {
         s.push_str(&format!("owns:\n  - firewall\n  - path: nat\n    drift: {drift}\n  - protocols static\n"));
         s.push_str(&format!("commit:\n  confirm_window: {window}m\n  save: after_confirm\n"));
         s.push_str("health:\n  - kind: login\n  - kind: tcp\n    port: 22\n");
-        s.push_str("rule_sets:\n  - name: WAN-IN\n    default_action: drop\n    attach:\n      - interface: eth0\n        direction: in\n    rules:\n");
+        s.push_str("rule_sets:\n  - name: WAN-IN\n    default_action: drop\n    attach:\n      - interface: eth0\n        direction: in\n");
+        // An empty list is written `[]`: `rules:` alone would be a null, which is an error.
+        s.push_str(if rules.is_empty() { "    rules: []\n" } else { "    rules:\n" });
         for (i, (a, p, port, addr, log, desc)) in rules.iter().enumerate() {
             let r = rule_yaml(i, a, p, *port, *addr, *log, desc);
             let mut lines = r.lines();
