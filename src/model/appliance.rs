@@ -59,6 +59,10 @@ pub struct Appliance {
     #[serde(skip)]
     #[schemars(skip)]
     pub transport_at: Located,
+    /// Where `endpoint` is.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub endpoint_at: Located,
 }
 
 /// How vnfsync talks to an appliance.
@@ -135,9 +139,35 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsPin>,
     /// `https` (the default) or `http` for HTTP transports; plain HTTP is for the lab on
-    /// loopback and carries the API key in clear.
+    /// loopback and carries the API key in clear, so it is refused to any other host unless
+    /// `insecure_http: true` says so.
     #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
     pub scheme: Scheme,
+    /// Allow `scheme: http` to a host that is not loopback: the API key crosses the network in
+    /// clear. Off by default; only for isolated test networks.
+    #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
+    pub insecure_http: bool,
+}
+
+impl Connection {
+    /// Whether the host is this machine (`127.0.0.0/8`, `::1` or `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.as_str();
+        h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or_else(|_| h.eq_ignore_ascii_case("localhost"))
+    }
+
+    /// The host and port as one comparable key: IP addresses in canonical form, names in
+    /// lower case without a trailing dot.
+    pub fn host_port(&self) -> (String, u16) {
+        let h = self.host.as_str();
+        let host = match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => h.trim_end_matches('.').to_ascii_lowercase(),
+        };
+        (host, self.port.0)
+    }
 }
 
 /// The URL scheme of an HTTP transport.
@@ -378,6 +408,7 @@ impl Decode for Connection {
         let host_key = f.opt::<HostKeyPin>(d, "host_key");
         let tls = f.opt::<TlsPin>(d, "tls");
         let scheme = f.or_default::<Scheme>(d, "scheme");
+        let insecure_http = f.or_default::<bool>(d, "insecure_http");
         let present: Vec<&str> = [
             "port",
             "user",
@@ -387,6 +418,7 @@ impl Decode for Connection {
             "host_key",
             "tls",
             "scheme",
+            "insecure_http",
         ]
         .into_iter()
         .filter(|k| f.has(k))
@@ -396,6 +428,7 @@ impl Decode for Connection {
         let transport = transport?;
         let host = host?;
         let scheme = scheme?;
+        let insecure_http = insecure_http?;
         if !fields_ok {
             return None;
         }
@@ -424,7 +457,7 @@ impl Decode for Connection {
                     host_key.is_some(),
                     "needs `host_key` (the pinned SSH host key)",
                 );
-                if let Some(k) = not_for(&["api_key", "tls", "scheme"]) {
+                if let Some(k) = not_for(&["api_key", "tls", "scheme", "insecure_http"]) {
                     need(d, false, &format!("does not use `{k}`"));
                 }
             }
@@ -453,7 +486,7 @@ impl Decode for Connection {
             );
             ok = false;
         }
-        ok.then_some(Connection {
+        let conn = Connection {
             transport,
             host,
             port: port.unwrap_or(Port(transport.default_port())),
@@ -464,7 +497,30 @@ impl Decode for Connection {
             host_key,
             tls,
             scheme,
-        })
+            insecure_http,
+        };
+        if transport != Transport::Ssh {
+            if scheme == Scheme::Http && !conn.is_loopback() && !insecure_http {
+                d.error(
+                    pos,
+                    &path.key("scheme"),
+                    format!(
+                        "plain http to `{}` would send the API key in clear; use https (with `tls` to pin the certificate), or say `insecure_http: true` if this network is isolated",
+                        conn.host
+                    ),
+                );
+                ok = false;
+            }
+            if insecure_http && scheme != Scheme::Http {
+                d.error(
+                    pos,
+                    &path.key("insecure_http"),
+                    "`insecure_http` only applies to `scheme: http`",
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(conn)
     }
 }
 
@@ -671,6 +727,10 @@ impl Appliance {
             })
             .map(|(_, v)| d.locate(v, &path.key("endpoint").key("transport")))
             .unwrap_or_else(|| at.clone());
+        let endpoint_at = f
+            .node("endpoint")
+            .map(|n| d.locate(n, &path.key("endpoint")))
+            .unwrap_or_else(|| at.clone());
         let endpoint = f.req::<Connection>(d, "endpoint");
         let labels = match f.node("labels") {
             Some(n) => decode_labels(d, n, &path.key("labels")),
@@ -759,6 +819,7 @@ impl Appliance {
             policy_refs,
             dictionary_at,
             transport_at,
+            endpoint_at,
         })
     }
 }

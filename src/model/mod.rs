@@ -260,6 +260,47 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_for_loopback_unless_insecure_http() {
+        let http = |host: &str, extra: &str| {
+            check_with(
+                &format!(
+                    "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  scheme: http\n  host: {host}\n  api_key: env:K\n{extra}owns: [nat]\n"
+                ),
+                &[],
+            )
+        };
+        assert!(http("127.0.0.1", "").is_ok());
+        assert!(http("'::1'", "").is_ok());
+        assert!(http("localhost", "").is_ok());
+        let e = http("192.0.2.1", "").expect_err("remote http").join("");
+        assert!(e.contains("would send the API key in clear"), "{e}");
+        assert!(http("192.0.2.1", "  insecure_http: true\n").is_ok());
+        let ssh = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: r1\n  user: u\n  password: env:P\n  host_key: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n  insecure_http: true\nowns: [nat]\n";
+        assert!(
+            check_with(ssh, &[])
+                .expect_err("ssh")
+                .join("")
+                .contains("does not use `insecure_http`")
+        );
+    }
+
+    #[test]
+    fn two_appliances_cannot_share_host_and_port() {
+        let other = HEAD
+            .replace("name: a\n", "name: b\n")
+            .replace("127.0.0.1", "127.0.0.1\n  port: 443");
+        let e = check_with(HEAD, &[("appliances/b.yaml", &other)])
+            .expect_err("same endpoint")
+            .join("");
+        assert!(
+            e.contains("connects to 127.0.0.1:443, as appliance `a` does"),
+            "{e}"
+        );
+        let other = other.replace("port: 443", "port: 8443");
+        assert!(check_with(HEAD, &[("appliances/b.yaml", &other)]).is_ok());
+    }
+
+    #[test]
     fn commit_and_health_rules() {
         assert!(err("commit: {confirm_window: 30s}\n").contains("30s is out of range 1m-1h"));
         assert!(err("commit: {save: later}\n").contains("unknown value `later`"));

@@ -71,6 +71,26 @@ pub fn check(
             );
         }
     }
+    let mut endpoints: HashMap<(String, u16), &Appliance> = HashMap::new();
+    for a in appliances {
+        let key = a.endpoint.host_port();
+        if let Some(first) = endpoints.get(&key) {
+            push(
+                diags,
+                &a.endpoint_at,
+                format!(
+                    "appliance `{}` connects to {}:{}, as appliance `{}` does (at {}); two appliances cannot be one device",
+                    a.name,
+                    a.endpoint.host,
+                    key.1,
+                    first.name,
+                    place(&first.endpoint_at)
+                ),
+            );
+        } else {
+            endpoints.insert(key, a);
+        }
+    }
     for p in policies.values() {
         check_inside(&p.resources, diags);
         check_raw_secrets(&p.resources, diags);
