@@ -222,11 +222,8 @@ impl Config {
             })?,
         };
         let path = raw.path.unwrap_or(d.path);
-        if path.split('/').any(|c| c == "..") || path.starts_with('/') {
-            return Err(invalid(
-                "path",
-                format!("`{path}` must be relative to the repository, without `..`"),
-            ));
+        if let Err(m) = crate::source::check_subdir(&path) {
+            return Err(invalid("path", format!("`{path}` {m}")));
         }
         let branch = raw.branch.unwrap_or(d.branch);
         if branch.is_empty()
@@ -399,7 +396,11 @@ mod tests {
         );
         assert_eq!(
             err("path = \"../x\"\n"),
-            "vnfsync.toml: path: `../x` must be relative to the repository, without `..`"
+            "vnfsync.toml: path: `../x` may not leave the repository (`..`)"
+        );
+        assert_eq!(
+            err("path = \"/srv/state\"\n"),
+            "vnfsync.toml: path: `/srv/state` must be relative to the repository"
         );
         assert!(
             err("concurrency = 2\nconcurency = 3\n")

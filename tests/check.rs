@@ -1,6 +1,8 @@
 //! `vnfsync check` through the real binary: the shipped example, the bad-input corpus
-//! (`tests/data/bad/*.yaml`, each dropped into a valid base state as an appliance file, with its
-//! exact messages as snapshots), JSON output, and `--rev` reading a commit, not the work tree.
+//! (`tests/data/bad/*.yaml`, each dropped into a valid base state as an appliance file, and
+//! `tests/data/bad/<case>/` directories laid over the base state, with their exact messages as
+//! snapshots), JSON output, `--rev` reading a commit, not the work tree, and the same verdict
+//! from both on a committed symbolic link.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,7 +88,14 @@ fn bad_input_corpus() {
             .and_then(|n| n.to_str())
             .expect("name")
             .to_string();
-        let dir = state_with(&name, &std::fs::read(&path).expect("read"));
+        let dir = if path.is_dir() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            copy_dir(&data().join("base"), dir.path());
+            copy_dir(&path, dir.path());
+            dir
+        } else {
+            state_with(&name, &std::fs::read(&path).expect("read"))
+        };
         let (code, stdout) = check(dir.path(), &[]);
         assert_eq!(code, 64, "{name} must be rejected:\n{stdout}");
         insta::assert_snapshot!(name.trim_end_matches(".yaml"), stdout);
@@ -221,5 +230,109 @@ fn bad_daemon_config_exits_64_naming_the_field() {
     assert!(
         stderr.contains("retry.attempts: 0 is out of range 1-10"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn committed_symlink_gives_the_same_verdict_in_work_tree_and_revision() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data().join("base"), &repo.path().join("state"));
+    // A link to a file outside the desired state (it could as well be outside the repository).
+    std::fs::write(
+        repo.path().join("outside.yaml"),
+        "name: link\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  host: 127.0.0.1\n  api_key: env:K\nowns: [nat destination]\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(
+        "../../outside.yaml",
+        repo.path().join("state/appliances/link.yaml"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink("../outside.yaml", repo.path().join("state/vnfsync.yaml"))
+        .expect("symlink");
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "links"]);
+    let run = |extra: &[&str]| {
+        let out = cargo_bin_cmd!("vnfsync")
+            .args(["check", "--repo"])
+            .arg(repo.path())
+            .args(["--path", "state"])
+            .args(extra)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let work_tree = run(&[]);
+    let committed = run(&["--rev", "HEAD"]);
+    assert_eq!(work_tree.0, Some(64), "{}", work_tree.1);
+    assert_eq!(work_tree, committed);
+    insta::assert_snapshot!("committed-symlink", work_tree.1);
+}
+
+#[test]
+fn an_empty_state_needs_allow_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
+    let (code, stdout) = check(dir.path(), &[]);
+    assert_eq!(code, 64);
+    insta::assert_snapshot!("empty-state", stdout);
+    let (code, stdout) = check(dir.path(), &["--allow-empty"]);
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn path_may_not_leave_the_repository() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data().join("base"), &repo.path().join("inside"));
+    let outside = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data().join("base"), outside.path());
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("link")).expect("symlink");
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "state"]);
+    let run = |path: &str, extra: &[&str]| {
+        let out = cargo_bin_cmd!("vnfsync")
+            .args(["check", "--repo"])
+            .arg(repo.path())
+            .args(["--path", path])
+            .args(extra)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+                .replace(&repo.path().display().to_string(), "REPO"),
+        )
+    };
+    assert_eq!(run("inside", &[]).0, Some(0));
+    let mut seen = Vec::new();
+    for (path, extra) in [
+        ("../x", &[][..]),
+        ("../x", &["--rev", "HEAD"][..]),
+        ("/etc", &[][..]),
+        ("link", &[][..]),
+    ] {
+        let (code, stderr) = run(path, extra);
+        assert_eq!(code, Some(64), "{path} {extra:?}: {stderr}");
+        seen.push(stderr);
+    }
+    insta::assert_snapshot!("path-outside-repository", seen.join(""));
+    // The same rule in vnfsync.toml.
+    let cfg = repo.path().join("vnfsync.toml");
+    std::fs::write(&cfg, "path = \"../x\"\n").expect("write");
+    let out = cargo_bin_cmd!("vnfsync")
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("path: `../x` may not leave the repository"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -113,7 +113,13 @@ prop_compose! {
     }
 }
 
-fn load_one(file: &str, text: String) -> Result<model::DesiredState, Vec<model::Diagnostic>> {
+/// Load one appliance file, named after the appliance (`name: x` is in `appliances/x.yaml`).
+fn load_one(text: String) -> Result<model::DesiredState, Vec<model::Diagnostic>> {
+    let name = text
+        .lines()
+        .find_map(|l| l.strip_prefix("name: "))
+        .unwrap_or("a");
+    let file = format!("appliances/{name}.yaml");
     let mut files = SourceFiles::default();
     files.files.insert(file.to_string(), text.into_bytes());
     model::load(&files)
@@ -124,10 +130,10 @@ proptest! {
 
     #[test]
     fn written_model_loads_back_equal(text in appliance_yaml()) {
-        let state = load_one("appliances/a.yaml", text.clone()).map_err(|e| TestCaseError::fail(format!("generated state invalid: {e:?}\n{text}")))?;
+        let state = load_one(text.clone()).map_err(|e| TestCaseError::fail(format!("generated state invalid: {e:?}\n{text}")))?;
         let original: &Appliance = &state.appliances[0];
         let written = yaml::to_string(original).map_err(TestCaseError::fail)?;
-        let again = load_one("appliances/a.yaml", written.clone()).map_err(|e| TestCaseError::fail(format!("{e:?}\n--- written:\n{written}")))?;
+        let again = load_one(written.clone()).map_err(|e| TestCaseError::fail(format!("{e:?}\n--- written:\n{written}")))?;
         prop_assert_eq!(original, &again.appliances[0], "written:\n{}", written);
     }
 }

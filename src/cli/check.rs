@@ -36,6 +36,9 @@ pub struct CheckArgs {
     /// Take repo and path defaults from this vnfsync.toml (and validate it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Accept a desired state without any appliance (refused otherwise: most likely a wrong path).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Serialize)]
@@ -69,7 +72,7 @@ pub fn run(args: &CheckArgs) -> Exit {
     let path = args.path.clone().unwrap_or(config.path);
     let files = match &args.rev {
         Some(rev) => source::read_commit(&repo, rev, &path),
-        None => source::read_dir(&repo.join(&path)),
+        None => source::read_worktree(&repo, &path),
     };
     let files = match files {
         Ok(f) => f,
@@ -78,7 +81,12 @@ pub fn run(args: &CheckArgs) -> Exit {
             return Exit::BadInput;
         }
     };
-    let result = model::load(&files);
+    let result = model::load_with(
+        &files,
+        model::LoadOptions {
+            allow_empty: args.allow_empty,
+        },
+    );
     let (errors, state) = match &result {
         Ok(s) => (&[][..], Some(s)),
         Err(e) => (e.as_slice(), None),

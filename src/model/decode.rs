@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use crate::yaml::{Node, Pos, Value};
 
-/// One problem in the desired state, with where it is.
+/// One problem in the desired state, with where it is. Line and column are 0 for a problem
+/// with a file as a whole (a symbolic link, a misplaced file).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Diagnostic {
     /// File path relative to the desired-state directory.
@@ -31,7 +32,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }

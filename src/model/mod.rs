@@ -10,6 +10,7 @@
 
 pub mod appliance;
 pub mod decode;
+pub mod files;
 pub mod resources;
 pub mod validate;
 pub mod values;
@@ -98,10 +99,24 @@ fn parse_file<'a>(d: &mut Decoder, bytes: &'a [u8]) -> Option<(yaml::Node, &'a s
     }
 }
 
+/// How strict [`load_with`] is beyond the always-on rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Accept a desired state without any appliance (refused by default: most likely a wrong
+    /// path).
+    pub allow_empty: bool,
+}
+
 /// Load and validate the desired state. Every problem found is returned, sorted by file and
 /// position; the state is returned only when there are none.
 pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
+    load_with(files, LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    files::check_entries(files, &mut diags);
 
     let fleet = match files.get(FLEET_FILE) {
         None => Some(FleetFile::default()),
@@ -130,10 +145,11 @@ pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
     let mut policies: Vec<Policy> = Vec::new();
     for (name, bytes) in files.in_folder("policies") {
         let mut d = Decoder::new(name);
-        if let Some((node, _)) = parse_file(&mut d, bytes)
-            && let Some(p) = Policy::decode(&mut d, &node, &FieldPath::root())
-        {
-            policies.push(p);
+        if let Some((node, _)) = parse_file(&mut d, bytes) {
+            files::check_file_name(name, "policy", &node, &mut diags);
+            if let Some(p) = Policy::decode(&mut d, &node, &FieldPath::root()) {
+                policies.push(p);
+            }
         }
         diags.extend(d.into_diagnostics());
     }
@@ -145,12 +161,16 @@ pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
     let mut appliances = Vec::new();
     for (name, bytes) in files.in_folder("appliances") {
         let mut d = Decoder::new(name);
-        if let Some((node, _)) = parse_file(&mut d, bytes)
-            && let Some(a) = Appliance::decode_with(&mut d, &node, &defaults)
-        {
-            appliances.push(a);
+        if let Some((node, _)) = parse_file(&mut d, bytes) {
+            files::check_file_name(name, "appliance", &node, &mut diags);
+            if let Some(a) = Appliance::decode_with(&mut d, &node, &defaults) {
+                appliances.push(a);
+            }
         }
         diags.extend(d.into_diagnostics());
+    }
+    if !opts.allow_empty {
+        files::check_not_empty(files, appliances.len(), &mut diags);
     }
 
     let policies = validate::unique_policies(policies, &mut diags);
