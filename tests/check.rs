@@ -336,3 +336,20 @@ fn path_may_not_leave_the_repository() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bad_log_level_exits_64() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("vnfsync.toml");
+    std::fs::write(&cfg, "[log]\nlevel = \"verbose\"\n").expect("write");
+    let out = cargo_bin_cmd!("vnfsync")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).replace(&cfg.display().to_string(), "vnfsync.toml");
+    insta::assert_snapshot!("bad-log-level", stderr);
+}

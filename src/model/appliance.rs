@@ -63,6 +63,10 @@ pub struct Appliance {
     #[serde(skip)]
     #[schemars(skip)]
     pub endpoint_at: Located,
+    /// Where the confirm window in effect was written (here or in the fleet defaults).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub confirm_window_at: Located,
 }
 
 /// How vnfsync talks to an appliance.
@@ -310,6 +314,10 @@ pub struct Policy {
 pub struct FleetDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitSettings>,
+    /// Where `commit.confirm_window` was written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub confirm_window_at: Option<Located>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Vec<HealthProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -629,6 +637,18 @@ impl Decode for HealthProbe {
     }
 }
 
+/// Where the value of `key` in mapping `node` is (`path.key`), or the mapping itself.
+fn located_child(d: &Decoder, node: &Node, key: &str, path: &FieldPath) -> Located {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(_, v)| d.locate(v, &path.key(key)))
+            .unwrap_or_else(|| d.locate(node, path)),
+        _ => d.locate(node, path),
+    }
+}
+
 /// Labels: keys checked, values are device-safe text.
 fn decode_labels(
     d: &mut Decoder,
@@ -655,6 +675,9 @@ fn decode_labels(
 impl Decode for FleetDefaults {
     fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
         let mut f = d.fields(node, path)?;
+        let confirm_window_at = f
+            .node("commit")
+            .map(|n| located_child(d, n, "confirm_window", &path.key("commit")));
         let commit = f.opt::<CommitSettings>(d, "commit");
         let health = f.opt::<Vec<HealthProbe>>(d, "health");
         let drift = f.opt::<DriftPolicy>(d, "drift");
@@ -665,6 +688,7 @@ impl Decode for FleetDefaults {
         let ok = f.finish(d);
         ok.then_some(FleetDefaults {
             commit,
+            confirm_window_at,
             health,
             drift,
             labels: labels?,
@@ -775,9 +799,18 @@ impl Appliance {
             }
             (Some(_), None) => None,
         };
-        let commit = match f.node("commit") {
-            Some(n) => CommitSettings::decode(d, n, &path.key("commit")),
-            None => Some(defaults.commit.unwrap_or_default()),
+        let (commit, confirm_window_at) = match f.node("commit") {
+            Some(n) => (
+                CommitSettings::decode(d, n, &path.key("commit")),
+                located_child(d, n, "confirm_window", &path.key("commit")),
+            ),
+            None => (
+                Some(defaults.commit.unwrap_or_default()),
+                defaults
+                    .confirm_window_at
+                    .clone()
+                    .unwrap_or_else(|| at.clone()),
+            ),
         };
         let health = match f.node("health") {
             Some(n) => <Vec<HealthProbe>>::decode(d, n, &path.key("health")),
@@ -820,6 +853,7 @@ impl Appliance {
             dictionary_at,
             transport_at,
             endpoint_at,
+            confirm_window_at,
         })
     }
 }

@@ -448,17 +448,24 @@ pub fn int_in(
 ) -> Option<i128> {
     let n = match &node.value {
         Value::Int(i) => *i,
-        Value::Str(s) => match s.trim().parse::<i128>() {
-            Ok(i) => i,
-            Err(_) => {
-                d.error(
-                    node.pos,
-                    path,
-                    format!("expected {what} (an integer), found `{s}`"),
-                );
-                return None;
-            }
-        },
+        // A quoted number is a string: refused like any other wrong type, so that what the
+        // schema says (an integer) is what the file must say.
+        Value::Str(s) if s.trim().parse::<i128>().is_ok() => {
+            d.error(
+                node.pos,
+                path,
+                format!("expected {what} (an integer), found the string \"{s}\"; write it without quotes"),
+            );
+            return None;
+        }
+        Value::Str(s) => {
+            d.error(
+                node.pos,
+                path,
+                format!("expected {what} (an integer), found `{s}`"),
+            );
+            return None;
+        }
         other => {
             d.error(
                 node.pos,

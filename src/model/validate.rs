@@ -165,8 +165,38 @@ fn check_raw_secrets(r: &Resources, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Rules within one rule set: unique numbers and ids.
+/// Rules within one file's resources (checked in every policy, used or not): unique rule-set
+/// names per family, one route per prefix, and within a rule set unique numbers and ids.
 fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
+    let mut names: HashMap<(Family, &str), &Located> = HashMap::new();
+    for set in &r.rule_sets {
+        if let Some(first) = names.insert((set.family, set.name.as_str()), &set.at) {
+            push(
+                diags,
+                &set.at,
+                format!(
+                    "rule set `{}` ({}) is also defined at {}",
+                    set.name,
+                    set.family.as_str(),
+                    place(first)
+                ),
+            );
+        }
+    }
+    let mut prefixes: HashMap<String, &Located> = HashMap::new();
+    for route in &r.routes {
+        if let Some(first) = prefixes.insert(route_key(route), &route.at) {
+            push(
+                diags,
+                &route.at,
+                format!(
+                    "route {} is also defined at {} (one route per prefix and table)",
+                    route.prefix,
+                    place(first)
+                ),
+            );
+        }
+    }
     for set in &r.rule_sets {
         let mut numbers: HashMap<u32, &Located> = HashMap::new();
         let mut ids: HashMap<&str, &Located> = HashMap::new();
@@ -199,6 +229,39 @@ fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The confirm window must be one the vendor can express: VyOS counts whole minutes
+/// (`commit-confirm <minutes>`), so `90s` would silently become something else.
+fn check_confirm_window(a: &Appliance, dict: &Dictionary, diags: &mut Vec<Diagnostic>) {
+    const MINUTE: u128 = 60_000;
+    let window = a.commit.confirm_window;
+    let ms = window.0.as_millis();
+    if dict.vendor.as_str() != "vyos" || ms % MINUTE == 0 {
+        return;
+    }
+    let below = ms / MINUTE;
+    let near: Vec<String> = [below, below + 1]
+        .into_iter()
+        .filter(|m| (1..=60).contains(m))
+        .map(|m| format!("{m}m"))
+        .collect();
+    push(
+        diags,
+        &a.confirm_window_at,
+        format!(
+            "appliance `{}`: confirm_window {window} cannot be expressed by {} (VyOS counts the confirm window in whole minutes); use {}",
+            a.name,
+            dict.name,
+            near.join(" or ")
+        ),
+    );
+}
+
+/// What makes two static routes the same route: the prefix (in the one routing table there
+/// is today).
+fn route_key(route: &super::resources::StaticRoute) -> String {
+    route.prefix.to_string()
+}
+
 fn check_appliance(
     a: &Appliance,
     policies: &BTreeMap<String, Policy>,
@@ -227,13 +290,17 @@ fn check_appliance(
         p.map(|p| format!(" (from policy `{}`)", p.name))
             .unwrap_or_default()
     };
-    let mut sets: HashMap<(Family, &str), &Located> = HashMap::new();
+    // Rule sets and routes repeated inside one file are reported once, by `check_inside`.
+    let mut sets: HashMap<(Family, &str), (&Located, usize)> = HashMap::new();
     let mut dnat: HashMap<u32, &Located> = HashMap::new();
     let mut snat: HashMap<u32, &Located> = HashMap::new();
-    let mut routes: HashMap<String, &Located> = HashMap::new();
-    for (policy, r) in &sources {
+    let mut routes: HashMap<String, (&Located, usize)> = HashMap::new();
+    for (idx, (policy, r)) in sources.iter().enumerate() {
         for set in &r.rule_sets {
-            if let Some(first) = sets.insert((set.family, set.name.as_str()), &set.at) {
+            if let Some((first, from)) =
+                sets.insert((set.family, set.name.as_str()), (&set.at, idx))
+                && from != idx
+            {
                 push(
                     diags,
                     &set.at,
@@ -278,11 +345,9 @@ fn check_appliance(
             }
         }
         for route in &r.routes {
-            let key = format!(
-                "{} {:?} {:?} {}",
-                route.prefix, route.next_hop, route.interface, route.blackhole
-            );
-            if let Some(first) = routes.insert(key, &route.at) {
+            if let Some((first, from)) = routes.insert(route_key(route), (&route.at, idx))
+                && from != idx
+            {
                 push(
                     diags,
                     &route.at,
@@ -313,6 +378,7 @@ fn check_appliance(
         push(diags, &a.dictionary_at, msg);
         return;
     };
+    check_confirm_window(a, dict, diags);
     if !dict.transports.contains(&a.endpoint.transport) {
         let at = &a.transport_at;
         let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();

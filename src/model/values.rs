@@ -391,6 +391,36 @@ via_text!(
     json_schema!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 );
 
+impl Address {
+    /// Why this address cannot be the next hop of a route to `prefix`: the unspecified
+    /// address, broadcast, multicast and loopback are no gateway, and a host route whose next
+    /// hop is the host itself resolves through itself.
+    pub fn next_hop_problem(&self, prefix: &Prefix) -> Option<String> {
+        let ip = self.0;
+        let what = if ip.is_unspecified() {
+            Some("the unspecified address")
+        } else if ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+            Some("the broadcast address")
+        } else if ip.is_multicast() {
+            Some("a multicast address")
+        } else if ip.is_loopback() {
+            Some("a loopback address")
+        } else {
+            None
+        };
+        if let Some(w) = what {
+            return Some(format!("next hop {ip} is {w}, which cannot be a gateway"));
+        }
+        let host = prefix.0.prefix_len() == prefix.0.max_prefix_len();
+        if host && prefix.0.addr() == ip {
+            return Some(format!(
+                "next hop {ip} is the host {prefix} routes to; a route cannot go through its own destination"
+            ));
+        }
+        None
+    }
+}
+
 /// A network prefix (`192.0.2.0/24`, `2001:db8::/32`), with no host bits set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Prefix(pub IpNet);
