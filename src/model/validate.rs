@@ -14,7 +14,7 @@ use super::decode::{Decoder, Diagnostic, Located, did_you_mean};
 use super::resources::{Direction, Resources};
 use super::values::Family;
 use crate::dictionary::Dictionary;
-use crate::vyos::commands::{MASK, is_secret};
+use crate::vyos::{MASK, is_secret};
 
 fn push(diags: &mut Vec<Diagnostic>, at: &Located, message: String) {
     let mut d = Decoder::new(&at.file);
@@ -119,7 +119,7 @@ fn raw_commands(line: &str) -> Vec<(Vec<String>, Option<String>)> {
 
 /// The secret-bearing leaf a raw line writes a literal into, if any: the last path word when
 /// a value follows it, or the word before an unquoted last word (`... plaintext-password x`).
-/// The leaf names are those VyOS masks (`crate::vyos::commands::is_secret`).
+/// The leaf names are those the tree masks (`crate::vyos::is_secret`).
 fn raw_secret_leaf(line: &str) -> Option<String> {
     raw_commands(line).into_iter().find_map(|(path, value)| {
         let leaf = match (value, path.as_slice()) {
