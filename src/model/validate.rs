@@ -131,21 +131,24 @@ fn raw_secret_leaf(line: &str) -> Option<String> {
     })
 }
 
-/// A raw line as shown in messages: control characters escaped, and the literal after a
-/// secret-bearing leaf replaced by the mask.
+/// A raw line as shown in messages: control characters escaped, and everything after the last
+/// secret-bearing word that has something after it replaced by the mask.
 pub(crate) fn shown_raw(line: &str) -> String {
-    let mut words: Vec<String> = Vec::new();
-    let mut hide = false;
-    for w in line.split(' ') {
-        if hide && !w.is_empty() {
-            words.push(MASK.to_string());
-            continue;
-        }
+    let words: Vec<&str> = line.split(' ').collect();
+    let last = words.iter().rposition(|w| !w.is_empty());
+    let leaf = words.iter().enumerate().rposition(|(i, w)| {
         let bare = w.trim_matches(|c| c == '\'' || c == '"');
-        hide = !bare.is_empty() && is_secret(bare);
-        words.push(w.to_string());
-    }
-    words.join(" ").replace('\n', "\\n").replace('\r', "\\r")
+        Some(i) < last && !bare.is_empty() && is_secret(bare)
+    });
+    let shown: Vec<&str> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match leaf {
+            Some(l) if i > l && !w.is_empty() => MASK,
+            _ => w,
+        })
+        .collect();
+    shown.join(" ").replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// Raw lines must not carry a literal secret: a secret in the desired state would sit in git
