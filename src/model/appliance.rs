@@ -776,14 +776,19 @@ impl Appliance {
                         .collect();
                     scopes.into_iter().collect::<Option<Vec<_>>>()
                 }
+                Value::Seq(_) => {
+                    d.error(
+                        n.pos,
+                        &path.key("owns"),
+                        "at least one scope is needed: `owns` lists the device paths vnfsync may change (like `firewall ipv4 name WAN-IN` or `nat destination`)",
+                    );
+                    None
+                }
                 other => {
                     d.error(
                         n.pos,
                         &path.key("owns"),
-                        format!(
-                            "expected a non-empty list of owned scopes, found {}",
-                            other.kind()
-                        ),
+                        format!("expected a list of owned scopes, found {}", other.kind()),
                     );
                     None
                 }

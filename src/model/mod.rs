@@ -143,12 +143,31 @@ pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState,
     diags.extend(dict_diags);
 
     let mut policies: Vec<Policy> = Vec::new();
+    // Policies that failed to load, by the name of their file and by the name they give.
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for (name, bytes) in files.in_folder("policies") {
         let mut d = Decoder::new(name);
-        if let Some((node, _)) = parse_file(&mut d, bytes) {
-            files::check_file_name(name, "policy", &node, &mut diags);
-            if let Some(p) = Policy::decode(&mut d, &node, &FieldPath::root()) {
+        let mut loaded = false;
+        let node = parse_file(&mut d, bytes).map(|(n, _)| n);
+        if let Some(node) = &node {
+            files::check_file_name(name, "policy", node, &mut diags);
+            if let Some(p) = Policy::decode(&mut d, node, &FieldPath::root()) {
                 policies.push(p);
+                loaded = true;
+            }
+        }
+        if !loaded {
+            let stem = name
+                .trim_start_matches("policies/")
+                .trim_end_matches(".yaml");
+            failed.insert(stem.to_string(), name.to_string());
+            if let Some(yaml::Value::Map(entries)) = node.as_ref().map(|n| &n.value)
+                && let Some((_, v)) = entries
+                    .iter()
+                    .find(|(k, _)| k.value == yaml::Value::Str("name".into()))
+                && let yaml::Value::Str(given) = &v.value
+            {
+                failed.insert(given.clone(), name.to_string());
             }
         }
         diags.extend(d.into_diagnostics());
@@ -174,7 +193,7 @@ pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState,
     }
 
     let policies = validate::unique_policies(policies, &mut diags);
-    validate::check(&appliances, &policies, &dictionaries, &mut diags);
+    validate::check_with(&appliances, &policies, &failed, &dictionaries, &mut diags);
 
     if !diags.is_empty() {
         diags.sort();
@@ -376,7 +395,7 @@ mod tests {
         let e = check_with(&format!("{without}owns: []\n"), &[])
             .expect_err("empty")
             .join("");
-        assert!(e.contains("expected a non-empty list"), "{e}");
+        assert!(e.contains("at least one scope is needed"), "{e}");
         assert!(
             check_with(&without, &[])
                 .expect_err("missing")

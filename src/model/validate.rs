@@ -57,6 +57,44 @@ pub fn check(
     dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    check_with(appliances, policies, &BTreeMap::new(), dictionaries, diags);
+}
+
+/// [`check`], knowing which policies failed to load (name → file): an appliance that uses one
+/// is not told the policy "does not exist"; the policy file says once who uses it.
+pub fn check_with(
+    appliances: &[Appliance],
+    policies: &BTreeMap<String, Policy>,
+    failed: &BTreeMap<String, String>,
+    dictionaries: &BTreeMap<String, Dictionary>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut users: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for a in appliances {
+        for p in &a.policies {
+            if failed.contains_key(p.as_str()) && !policies.contains_key(p.as_str()) {
+                users.entry(p.as_str()).or_default().push(a.name.as_str());
+            }
+        }
+    }
+    for (name, used_by) in &users {
+        if let Some(file) = failed.get(*name) {
+            diags.push(Diagnostic {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                path: String::new(),
+                message: format!(
+                    "policy `{name}` failed to load (its errors are listed in this file), so appliance(s) {} that use it were checked without it",
+                    used_by
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     let mut names: HashMap<&str, &Located> = HashMap::new();
     for a in appliances {
         if let Some(first) = names.insert(a.name.as_str(), &a.at) {
@@ -98,7 +136,7 @@ pub fn check(
     for a in appliances {
         check_inside(&a.resources, diags);
         check_raw_secrets(&a.resources, diags);
-        check_appliance(a, policies, dictionaries, diags);
+        check_appliance(a, policies, failed, dictionaries, diags);
     }
 }
 
@@ -268,6 +306,7 @@ fn route_key(route: &super::resources::StaticRoute) -> String {
 fn check_appliance(
     a: &Appliance,
     policies: &BTreeMap<String, Policy>,
+    failed: &BTreeMap<String, String>,
     dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -277,6 +316,8 @@ fn check_appliance(
         let at = a.policy_refs.get(i).unwrap_or(&a.at);
         match policies.get(p.as_str()) {
             Some(policy) => sources.push((Some(policy), &policy.resources)),
+            // Said once, at the policy file, by `check_with`.
+            None if failed.contains_key(p.as_str()) => {}
             None => {
                 let mut msg =
                     format!("policy `{p}` does not exist (no policies/*.yaml defines it)");

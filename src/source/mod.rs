@@ -240,16 +240,20 @@ pub fn read_commit(repo: &Path, rev: &str, subdir: &str) -> Result<SourceFiles, 
     };
     let id = git
         .rev_parse_single(rev)
-        .map_err(|e| SourceError::UnknownRevision {
+        .map_err(|_| SourceError::UnknownRevision {
             repo: repo.to_path_buf(),
             rev: rev.to_string(),
-            message: revision_words(rev, &e.to_string()),
+            message: revision_words(&git, rev),
         })?;
-    let commit = id
-        .object()
-        .map_err(|e| rev_err(e.into()))?
+    let object = id.object().map_err(|e| rev_err(e.into()))?;
+    let kind = object.kind;
+    let commit = object
         .peel_to_commit()
-        .map_err(|e| rev_err(e.into()))?;
+        .map_err(|_| SourceError::UnknownRevision {
+            repo: repo.to_path_buf(),
+            rev: rev.to_string(),
+            message: format!("it names a {kind}, not a commit"),
+        })?;
     let root = commit.tree().map_err(|e| rev_err(e.into()))?;
     let sub = subdir.trim_matches('/');
     let base = if sub.is_empty() || sub == "." {
@@ -337,14 +341,25 @@ fn git_kind(mode: gix::object::tree::EntryMode) -> EntryKind {
     }
 }
 
-/// Why a revision does not resolve, in the words a git user knows.
-fn revision_words(rev: &str, detail: &str) -> String {
-    let detail = detail.trim();
-    if detail.contains("does not have any commits") || detail.contains("unborn") {
-        return format!("the repository has no commits yet ({detail})");
+/// Why a revision does not resolve, in the words a git user knows (`git rev-parse`'s
+/// "unknown revision").
+fn revision_words(git: &gix::Repository, rev: &str) -> String {
+    if git.head().is_ok_and(|h| h.is_unborn()) {
+        return "the repository has no commits yet (`git log` shows none)".to_string();
+    }
+    // `main~5`, `v1^2`: the name resolves but the history does not go back that far.
+    if let Some(cut) = rev.find(['~', '^'])
+        && cut > 0
+        && git.rev_parse_single(&rev[..cut]).is_ok()
+    {
+        return format!(
+            "`{}` exists, but its history has no such ancestor (`git log --oneline --graph {}` shows it)",
+            &rev[..cut],
+            &rev[..cut]
+        );
     }
     format!(
-        "no commit, branch or tag is called `{rev}` (try `git rev-parse --verify {rev}` in the repository; `git branch -a` and `git tag` list the names) [{detail}]"
+        "unknown revision: no commit, branch or tag is called `{rev}` (`git branch -a` and `git tag` list the names; a remote branch is `origin/{rev}`)"
     )
 }
 
