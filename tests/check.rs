@@ -353,3 +353,134 @@ fn bad_log_level_exits_64() {
         String::from_utf8_lossy(&out.stderr).replace(&cfg.display().to_string(), "vnfsync.toml");
     insta::assert_snapshot!("bad-log-level", stderr);
 }
+
+#[test]
+fn logs_have_no_colours_when_stderr_is_not_a_terminal() {
+    let out = cargo_bin_cmd!("vnfsync")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VNFSYNC_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .arg("check")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("checking the desired state"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI escape in {stderr:?}");
+}
+
+#[test]
+fn positional_dir_and_repo_root_fallback() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let out = cargo_bin_cmd!("vnfsync")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let ok = "ok: 3 appliance(s), 3 policy file(s), 3 dictionary(ies)\n";
+    // DIR is a repository holding desired-state/, or the desired state itself.
+    assert_eq!(run(&["check", "."]), (Some(0), ok.to_string()));
+    assert_eq!(run(&["check", "desired-state"]), (Some(0), ok.to_string()));
+    assert_eq!(
+        run(&["check", "--repo", "desired-state"]),
+        (Some(0), ok.to_string())
+    );
+    // An explicit --path is taken at its word.
+    let (code, _) = run(&[
+        "check",
+        "--repo",
+        "desired-state",
+        "--path",
+        "desired-state",
+    ]);
+    assert_eq!(code, Some(64));
+    // DIR and --repo say the same thing twice.
+    assert_eq!(run(&["check", ".", "--repo", "."]).0, Some(64));
+
+    // The same with --rev: a repository whose root is the desired state.
+    let repo = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data().join("base"), repo.path());
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "state at the root"]);
+    let out = cargo_bin_cmd!("vnfsync")
+        .arg("check")
+        .arg(repo.path())
+        .args(["--rev", "HEAD"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn fatal_errors_are_explained_and_json_too() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    copy_dir(&data().join("base"), &repo.path().join("state"));
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "one"]);
+    let run = |extra: &[&str]| {
+        let out = cargo_bin_cmd!("vnfsync")
+            .args(["check", "--repo"])
+            .arg(repo.path())
+            .args(["--path", "state"])
+            .args(extra)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout)
+                .replace(&repo.path().display().to_string(), "REPO"),
+            String::from_utf8_lossy(&out.stderr)
+                .replace(&repo.path().display().to_string(), "REPO"),
+        )
+    };
+    let mut text = String::new();
+    for rev in ["no-such-branch", "HEAD~3", "HEAD^{tree}"] {
+        let (code, _, stderr) = run(&["--rev", rev]);
+        assert_eq!(code, Some(64), "{rev}");
+        text.push_str(&stderr);
+    }
+    insta::assert_snapshot!("bad-revision", text);
+
+    let (code, stdout, stderr) = run(&["--rev", "no-such-branch", "--format", "json"]);
+    assert_eq!(code, Some(64));
+    assert_eq!(stderr, "");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["valid"], false);
+    assert!(
+        report["fatal"]
+            .as_str()
+            .is_some_and(|m| m.contains("no commit, branch or tag is called `no-such-branch`")),
+        "{stdout}"
+    );
+    assert_eq!(report["errors"], serde_json::json!([]));
+
+    let cfg = repo.path().join("vnfsync.toml");
+    std::fs::write(&cfg, "[retry]\nattempts = 0\n").expect("write");
+    let out = cargo_bin_cmd!("vnfsync")
+        .args(["check", "--format", "json", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("json on a config error");
+    assert!(
+        report["fatal"]
+            .as_str()
+            .is_some_and(|m| m.contains("retry.attempts: 0 is out of range 1-10")),
+        "{report}"
+    );
+}

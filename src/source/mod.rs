@@ -145,6 +145,36 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SourceError + '_ {
     }
 }
 
+/// Read the desired state at `subdir` of `repo`: the tree of commit `rev`, or the work tree
+/// without one. With `root_fallback`, a repository without `subdir` whose own root is a
+/// desired state (it has `vnfsync.yaml` or files in the folders) is read from the root: this
+/// is what `check --repo desired-state` means.
+pub fn read(
+    repo: &Path,
+    subdir: &str,
+    rev: Option<&str>,
+    root_fallback: bool,
+) -> Result<SourceFiles, SourceError> {
+    let at = |sub: &str| match rev {
+        Some(r) => read_commit(repo, r, sub),
+        None => read_worktree(repo, sub),
+    };
+    let first = at(subdir);
+    let missing = matches!(
+        first,
+        Err(SourceError::NoSuchPath { .. } | SourceError::NotADirectory { .. })
+    );
+    let at_root = matches!(subdir.trim_matches('/'), "" | ".");
+    if missing && root_fallback && !at_root {
+        if let Ok(files) = at(".")
+            && !files.files.is_empty()
+        {
+            return Ok(files);
+        }
+    }
+    first
+}
+
 /// Read the desired state at `subdir` of the work tree of `repo`. The directory must be inside
 /// the repository ([`check_subdir`]) and no part of `subdir` may be a symbolic link, so that
 /// the work tree gives the verdict the committed tree would.
