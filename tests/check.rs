@@ -484,3 +484,51 @@ fn fatal_errors_are_explained_and_json_too() {
         "{report}"
     );
 }
+
+/// Every `$schema` comment of the shipped desired state names a file that exists, and the
+/// committed `schema/` is what `vnfsync schema --write` writes today.
+#[test]
+fn shipped_schema_comments_point_at_current_schemas() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut yaml = vec![root.join("desired-state/vnfsync.yaml")];
+    for folder in ["appliances", "policies"] {
+        for e in std::fs::read_dir(root.join("desired-state").join(folder)).expect("folder") {
+            yaml.push(e.expect("entry").path());
+        }
+    }
+    for file in &yaml {
+        let text = std::fs::read_to_string(file).expect("read");
+        let target = text
+            .lines()
+            .next()
+            .and_then(|l| l.split_once("$schema="))
+            .map(|(_, t)| t.trim())
+            .unwrap_or_else(|| panic!("{} has no $schema comment", file.display()));
+        let path = file.parent().expect("parent").join(target);
+        assert!(
+            path.is_file(),
+            "{}: $schema {target} does not exist",
+            file.display()
+        );
+    }
+    let written = tempfile::tempdir().expect("tempdir");
+    let out = cargo_bin_cmd!("vnfsync")
+        .args(["schema", "--write"])
+        .arg(written.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    for name in [
+        "appliance.json",
+        "policy.json",
+        "fleet.json",
+        "dictionary.json",
+    ] {
+        let fresh = std::fs::read_to_string(written.path().join(name)).expect("written");
+        let committed = std::fs::read_to_string(root.join("schema").join(name)).unwrap_or_default();
+        assert!(
+            fresh == committed,
+            "schema/{name} is stale: run `cargo run -- schema --write schema` and commit it"
+        );
+    }
+}
