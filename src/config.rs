@@ -147,6 +147,35 @@ impl Default for Config {
     }
 }
 
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// A log level (`info`), or comma-separated directives of levels and `target=level`
+/// (`info,vnfsync::driver=debug`). Anything else, such as `verbose`, is refused: tracing would
+/// take an unknown word for a target name and log nothing for it.
+fn check_log_level(text: &str) -> Result<(), String> {
+    let level_ok = |l: &str| LEVELS.contains(&l.to_ascii_lowercase().as_str());
+    for directive in text.split(',') {
+        let d = directive.trim();
+        let ok = match d.split_once('=') {
+            Some((target, level)) => {
+                !target.is_empty()
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                    && level_ok(level)
+            }
+            None => level_ok(d),
+        };
+        if !ok {
+            return Err(format!(
+                "`{text}` is not a log level ({}) or a list of `target=level` directives",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Config {
     /// Read and validate a `vnfsync.toml` file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
@@ -222,11 +251,8 @@ impl Config {
             })?,
         };
         let path = raw.path.unwrap_or(d.path);
-        if path.split('/').any(|c| c == "..") || path.starts_with('/') {
-            return Err(invalid(
-                "path",
-                format!("`{path}` must be relative to the repository, without `..`"),
-            ));
+        if let Err(m) = crate::source::check_subdir(&path) {
+            return Err(invalid("path", format!("`{path}` {m}")));
         }
         let branch = raw.branch.unwrap_or(d.branch);
         if branch.is_empty()
@@ -283,8 +309,7 @@ impl Config {
         let log_level = match raw.log.level {
             None => d.log_level,
             Some(l) => {
-                tracing_subscriber::EnvFilter::try_new(&l)
-                    .map_err(|e| invalid("log.level", format!("`{l}`: {e}")))?;
+                check_log_level(&l).map_err(|m| invalid("log.level", m))?;
                 l
             }
         };
@@ -399,7 +424,16 @@ mod tests {
         );
         assert_eq!(
             err("path = \"../x\"\n"),
-            "vnfsync.toml: path: `../x` must be relative to the repository, without `..`"
+            "vnfsync.toml: path: `../x` may not leave the repository (`..`)"
+        );
+        assert_eq!(
+            err("[log]\nlevel = \"verbose\"\n"),
+            "vnfsync.toml: log.level: `verbose` is not a log level (trace, debug, info, warn, error, off) or a list of `target=level` directives"
+        );
+        assert!(Config::parse("c", "[log]\nlevel = \"info,vnfsync::driver=debug\"\n").is_ok());
+        assert_eq!(
+            err("path = \"/srv/state\"\n"),
+            "vnfsync.toml: path: `/srv/state` must be relative to the repository"
         );
         assert!(
             err("concurrency = 2\nconcurency = 3\n")

@@ -83,7 +83,9 @@ prop_compose! {
         s.push_str(&format!("owns:\n  - firewall\n  - path: nat\n    drift: {drift}\n  - protocols static\n"));
         s.push_str(&format!("commit:\n  confirm_window: {window}m\n  save: after_confirm\n"));
         s.push_str("health:\n  - kind: login\n  - kind: tcp\n    port: 22\n");
-        s.push_str("rule_sets:\n  - name: WAN-IN\n    default_action: drop\n    attach:\n      - interface: eth0\n        direction: in\n    rules:\n");
+        s.push_str("rule_sets:\n  - name: WAN-IN\n    default_action: drop\n    attach:\n      - interface: eth0\n        direction: in\n");
+        // An empty list is written `[]`: `rules:` alone would be a null, which is an error.
+        s.push_str(if rules.is_empty() { "    rules: []\n" } else { "    rules:\n" });
         for (i, (a, p, port, addr, log, desc)) in rules.iter().enumerate() {
             let r = rule_yaml(i, a, p, *port, *addr, *log, desc);
             let mut lines = r.lines();
@@ -111,7 +113,13 @@ prop_compose! {
     }
 }
 
-fn load_one(file: &str, text: String) -> Result<model::DesiredState, Vec<model::Diagnostic>> {
+/// Load one appliance file, named after the appliance (`name: x` is in `appliances/x.yaml`).
+fn load_one(text: String) -> Result<model::DesiredState, Vec<model::Diagnostic>> {
+    let name = text
+        .lines()
+        .find_map(|l| l.strip_prefix("name: "))
+        .unwrap_or("a");
+    let file = format!("appliances/{name}.yaml");
     let mut files = SourceFiles::default();
     files.files.insert(file.to_string(), text.into_bytes());
     model::load(&files)
@@ -122,10 +130,10 @@ proptest! {
 
     #[test]
     fn written_model_loads_back_equal(text in appliance_yaml()) {
-        let state = load_one("appliances/a.yaml", text.clone()).map_err(|e| TestCaseError::fail(format!("generated state invalid: {e:?}\n{text}")))?;
+        let state = load_one(text.clone()).map_err(|e| TestCaseError::fail(format!("generated state invalid: {e:?}\n{text}")))?;
         let original: &Appliance = &state.appliances[0];
         let written = yaml::to_string(original).map_err(TestCaseError::fail)?;
-        let again = load_one("appliances/a.yaml", written.clone()).map_err(|e| TestCaseError::fail(format!("{e:?}\n--- written:\n{written}")))?;
+        let again = load_one(written.clone()).map_err(|e| TestCaseError::fail(format!("{e:?}\n--- written:\n{written}")))?;
         prop_assert_eq!(original, &again.appliances[0], "written:\n{}", written);
     }
 }

@@ -1,5 +1,8 @@
 //! `vnfsync check`: validate a desired state (work tree or a committed revision) and its
 //! dictionaries, printing every problem with file, line, column and field path.
+//!
+//! With `--format json` every outcome is one JSON document on stdout, a fatal error (bad
+//! config, unreadable source, unknown revision) included.
 
 use std::path::PathBuf;
 
@@ -20,10 +23,16 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The git repository (or plain directory, without --rev) holding the desired state.
+    /// Shorthand for --repo DIR: a repository holding desired-state/, or a desired-state
+    /// directory itself.
+    #[arg(value_name = "DIR", conflicts_with = "repo")]
+    pub dir: Option<PathBuf>,
+    /// The git repository (or plain directory, without --rev) holding the desired state. When
+    /// it has no desired-state/ directory (and no --path is given), its root is the desired
+    /// state.
     #[arg(long)]
     pub repo: Option<PathBuf>,
-    /// The desired-state directory inside the repository.
+    /// The desired-state directory inside the repository (relative, inside it).
     #[arg(long)]
     pub path: Option<String>,
     /// Validate the committed tree at this revision (a commit, branch or tag) instead of the
@@ -36,12 +45,18 @@ pub struct CheckArgs {
     /// Take repo and path defaults from this vnfsync.toml (and validate it).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Accept a desired state without any appliance (refused otherwise: most likely a wrong path).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     valid: bool,
     commit: Option<&'a str>,
+    /// Why nothing could be checked (bad config, unreadable source, unknown revision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fatal: Option<String>,
     errors: &'a [Diagnostic],
     appliances: Vec<&'a str>,
     policies: Vec<&'a str>,
@@ -54,31 +69,59 @@ struct DictSummary<'a> {
     origin: &'a Option<crate::dictionary::Origin>,
 }
 
+/// Report a fatal error in the chosen format; it is bad input (64).
+fn fatal(format: Format, message: String) -> Exit {
+    match format {
+        Format::Text => eprintln!("error: {message}"),
+        Format::Json => {
+            let report = Report {
+                valid: false,
+                commit: None,
+                fatal: Some(message.clone()),
+                errors: &[],
+                appliances: Vec::new(),
+                policies: Vec::new(),
+                dictionaries: Vec::new(),
+            };
+            match serde_json::to_string_pretty(&report) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {message} ({e})");
+                    return Exit::Failure;
+                }
+            }
+        }
+    }
+    Exit::BadInput
+}
+
 pub fn run(args: &CheckArgs) -> Exit {
     let config = match &args.config {
         Some(file) => match Config::load(file) {
             Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::BadInput;
-            }
+            Err(e) => return fatal(args.format, e.to_string()),
         },
         None => Config::default(),
     };
-    let repo = args.repo.clone().unwrap_or(config.repo);
+    let repo = args
+        .dir
+        .clone()
+        .or_else(|| args.repo.clone())
+        .unwrap_or(config.repo);
+    // The repository root is the desired state only when nobody named a path.
+    let root_fallback = args.path.is_none() && args.config.is_none();
     let path = args.path.clone().unwrap_or(config.path);
-    let files = match &args.rev {
-        Some(rev) => source::read_commit(&repo, rev, &path),
-        None => source::read_dir(&repo.join(&path)),
-    };
-    let files = match files {
+    tracing::debug!(repo = %repo.display(), path = %path, rev = ?args.rev, "checking the desired state");
+    let files = match source::read(&repo, &path, args.rev.as_deref(), root_fallback) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
+        Err(e) => return fatal(args.format, e.to_string()),
     };
-    let result = model::load(&files);
+    let result = model::load_with(
+        &files,
+        model::LoadOptions {
+            allow_empty: args.allow_empty,
+        },
+    );
     let (errors, state) = match &result {
         Ok(s) => (&[][..], Some(s)),
         Err(e) => (e.as_slice(), None),
@@ -88,6 +131,7 @@ pub fn run(args: &CheckArgs) -> Exit {
             let report = Report {
                 valid: state.is_some(),
                 commit: files.commit.as_deref(),
+                fatal: None,
                 errors,
                 appliances: state
                     .map(|s| s.appliances.iter().map(|a| a.name.as_str()).collect())
@@ -132,6 +176,7 @@ pub fn run(args: &CheckArgs) -> Exit {
                     println!("{e}");
                 }
                 let mut files: Vec<&str> = errors.iter().map(|e| e.file.as_str()).collect();
+                files.sort_unstable();
                 files.dedup();
                 println!("{} error(s) in {} file(s)", errors.len(), files.len());
             }

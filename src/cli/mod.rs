@@ -87,13 +87,19 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 /// Set up tracing: human lines by default, one JSON object per event with `--log-format json`.
-/// Logs go to stderr; stdout carries command output.
+/// Logs go to stderr; stdout carries command output. Text lines are coloured only when stderr
+/// is a terminal and `NO_COLOR` is unset.
 pub fn init_logging(format: Option<LogFormat>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VNFSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let format = format.unwrap_or_default();
+    // Colours only for a person at a terminal (and never with NO_COLOR): escape codes in a
+    // journal or a log file are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     // A second initialisation (tests) is harmless: keep the first subscriber.
     let _ = match format {

@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::decode::{Decode, Decoder, FieldPath, Located, int_in};
 use super::resources::Resources;
 use super::values::{
-    CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ScopePath, SecretRef,
-    Span, Text,
+    CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ProbeCommand,
+    ScopePath, SecretRef, Span, Text,
 };
 use crate::yaml::{Node, Value};
 
@@ -59,6 +59,14 @@ pub struct Appliance {
     #[serde(skip)]
     #[schemars(skip)]
     pub transport_at: Located,
+    /// Where `endpoint` is.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub endpoint_at: Located,
+    /// Where the confirm window in effect was written (here or in the fleet defaults).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub confirm_window_at: Located,
 }
 
 /// How vnfsync talks to an appliance.
@@ -135,9 +143,35 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsPin>,
     /// `https` (the default) or `http` for HTTP transports; plain HTTP is for the lab on
-    /// loopback and carries the API key in clear.
+    /// loopback and carries the API key in clear, so it is refused to any other host unless
+    /// `insecure_http: true` says so.
     #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
     pub scheme: Scheme,
+    /// Allow `scheme: http` to a host that is not loopback: the API key crosses the network in
+    /// clear. Off by default; only for isolated test networks.
+    #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
+    pub insecure_http: bool,
+}
+
+impl Connection {
+    /// Whether the host is this machine (`127.0.0.0/8`, `::1` or `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.as_str();
+        h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or_else(|_| h.eq_ignore_ascii_case("localhost"))
+    }
+
+    /// The host and port as one comparable key: IP addresses in canonical form, names in
+    /// lower case without a trailing dot.
+    pub fn host_port(&self) -> (String, u16) {
+        let h = self.host.as_str();
+        let host = match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => h.trim_end_matches('.').to_ascii_lowercase(),
+        };
+        (host, self.port.0)
+    }
 }
 
 /// The URL scheme of an HTTP transport.
@@ -252,8 +286,8 @@ pub enum HealthProbe {
     },
     /// A fresh login over the appliance's transport.
     Login,
-    /// A device command whose output must match the regular expression `expect`.
-    Command { run: Text, expect: String },
+    /// An operational `show …` command whose output must match the regular expression `expect`.
+    Command { run: ProbeCommand, expect: String },
 }
 
 fn default_status() -> u16 {
@@ -280,6 +314,10 @@ pub struct Policy {
 pub struct FleetDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitSettings>,
+    /// Where `commit.confirm_window` was written.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub confirm_window_at: Option<Located>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Vec<HealthProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -378,6 +416,7 @@ impl Decode for Connection {
         let host_key = f.opt::<HostKeyPin>(d, "host_key");
         let tls = f.opt::<TlsPin>(d, "tls");
         let scheme = f.or_default::<Scheme>(d, "scheme");
+        let insecure_http = f.or_default::<bool>(d, "insecure_http");
         let present: Vec<&str> = [
             "port",
             "user",
@@ -387,6 +426,7 @@ impl Decode for Connection {
             "host_key",
             "tls",
             "scheme",
+            "insecure_http",
         ]
         .into_iter()
         .filter(|k| f.has(k))
@@ -396,6 +436,7 @@ impl Decode for Connection {
         let transport = transport?;
         let host = host?;
         let scheme = scheme?;
+        let insecure_http = insecure_http?;
         if !fields_ok {
             return None;
         }
@@ -424,7 +465,7 @@ impl Decode for Connection {
                     host_key.is_some(),
                     "needs `host_key` (the pinned SSH host key)",
                 );
-                if let Some(k) = not_for(&["api_key", "tls", "scheme"]) {
+                if let Some(k) = not_for(&["api_key", "tls", "scheme", "insecure_http"]) {
                     need(d, false, &format!("does not use `{k}`"));
                 }
             }
@@ -453,7 +494,7 @@ impl Decode for Connection {
             );
             ok = false;
         }
-        ok.then_some(Connection {
+        let conn = Connection {
             transport,
             host,
             port: port.unwrap_or(Port(transport.default_port())),
@@ -464,7 +505,30 @@ impl Decode for Connection {
             host_key,
             tls,
             scheme,
-        })
+            insecure_http,
+        };
+        if transport != Transport::Ssh {
+            if scheme == Scheme::Http && !conn.is_loopback() && !insecure_http {
+                d.error(
+                    pos,
+                    &path.key("scheme"),
+                    format!(
+                        "plain http to `{}` would send the API key in clear; use https (with `tls` to pin the certificate), or say `insecure_http: true` if this network is isolated",
+                        conn.host
+                    ),
+                );
+                ok = false;
+            }
+            if insecure_http && scheme != Scheme::Http {
+                d.error(
+                    pos,
+                    &path.key("insecure_http"),
+                    "`insecure_http` only applies to `scheme: http`",
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(conn)
     }
 }
 
@@ -503,6 +567,7 @@ impl Decode for HealthProbe {
                 &path.key("kind"),
                 &["tcp", "http_get", "login", "command"],
             ),
+            None if f.null_required("kind") => None,
             None => {
                 d.error(f.pos(), path, "missing required field `kind`");
                 None
@@ -543,7 +608,7 @@ impl Decode for HealthProbe {
             }
             Some("login") => Some(HealthProbe::Login),
             Some("command") => {
-                let run = f.req::<Text>(d, "run");
+                let run = f.req::<ProbeCommand>(d, "run");
                 let expect = f.req::<String>(d, "expect");
                 let expect = expect.filter(|re| {
                     match regex::RegexBuilder::new(re).size_limit(1 << 20).build() {
@@ -569,6 +634,18 @@ impl Decode for HealthProbe {
             return None;
         }
         probe
+    }
+}
+
+/// Where the value of `key` in mapping `node` is (`path.key`), or the mapping itself.
+fn located_child(d: &Decoder, node: &Node, key: &str, path: &FieldPath) -> Located {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+            .map(|(_, v)| d.locate(v, &path.key(key)))
+            .unwrap_or_else(|| d.locate(node, path)),
+        _ => d.locate(node, path),
     }
 }
 
@@ -598,6 +675,9 @@ fn decode_labels(
 impl Decode for FleetDefaults {
     fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
         let mut f = d.fields(node, path)?;
+        let confirm_window_at = f
+            .node("commit")
+            .map(|n| located_child(d, n, "confirm_window", &path.key("commit")));
         let commit = f.opt::<CommitSettings>(d, "commit");
         let health = f.opt::<Vec<HealthProbe>>(d, "health");
         let drift = f.opt::<DriftPolicy>(d, "drift");
@@ -608,6 +688,7 @@ impl Decode for FleetDefaults {
         let ok = f.finish(d);
         ok.then_some(FleetDefaults {
             commit,
+            confirm_window_at,
             health,
             drift,
             labels: labels?,
@@ -670,6 +751,10 @@ impl Appliance {
             })
             .map(|(_, v)| d.locate(v, &path.key("endpoint").key("transport")))
             .unwrap_or_else(|| at.clone());
+        let endpoint_at = f
+            .node("endpoint")
+            .map(|n| d.locate(n, &path.key("endpoint")))
+            .unwrap_or_else(|| at.clone());
         let endpoint = f.req::<Connection>(d, "endpoint");
         let labels = match f.node("labels") {
             Some(n) => decode_labels(d, n, &path.key("labels")),
@@ -691,18 +776,24 @@ impl Appliance {
                         .collect();
                     scopes.into_iter().collect::<Option<Vec<_>>>()
                 }
+                Value::Seq(_) => {
+                    d.error(
+                        n.pos,
+                        &path.key("owns"),
+                        "at least one scope is needed: `owns` lists the device paths vnfsync may change (like `firewall ipv4 name WAN-IN` or `nat destination`)",
+                    );
+                    None
+                }
                 other => {
                     d.error(
                         n.pos,
                         &path.key("owns"),
-                        format!(
-                            "expected a non-empty list of owned scopes, found {}",
-                            other.kind()
-                        ),
+                        format!("expected a list of owned scopes, found {}", other.kind()),
                     );
                     None
                 }
             },
+            (None, _) if f.null_required("owns") => None,
             (None, _) => {
                 d.error(
                     f.pos(),
@@ -713,9 +804,18 @@ impl Appliance {
             }
             (Some(_), None) => None,
         };
-        let commit = match f.node("commit") {
-            Some(n) => CommitSettings::decode(d, n, &path.key("commit")),
-            None => Some(defaults.commit.unwrap_or_default()),
+        let (commit, confirm_window_at) = match f.node("commit") {
+            Some(n) => (
+                CommitSettings::decode(d, n, &path.key("commit")),
+                located_child(d, n, "confirm_window", &path.key("commit")),
+            ),
+            None => (
+                Some(defaults.commit.unwrap_or_default()),
+                defaults
+                    .confirm_window_at
+                    .clone()
+                    .unwrap_or_else(|| at.clone()),
+            ),
         };
         let health = match f.node("health") {
             Some(n) => <Vec<HealthProbe>>::decode(d, n, &path.key("health")),
@@ -757,6 +857,8 @@ impl Appliance {
             policy_refs,
             dictionary_at,
             transport_at,
+            endpoint_at,
+            confirm_window_at,
         })
     }
 }

@@ -4,6 +4,10 @@
 //! for mappings (required/optional fields, unknown fields with a "did you mean" hint) and the
 //! [`Decode`] impls of plain Rust types. Serde's derive stops at the first error; operators want
 //! all of them, each with file, line, column and the field path, so decoding is explicit here.
+//! A YAML null is never taken for an absent field: `address:` with nothing after it is an error
+//! naming the field (an empty match would widen a rule to "any"), reported by [`Fields::finish`].
+//! No field of the desired state gives null a meaning today; one that does must read its node
+//! with [`Fields::nullable`] and say so in its documentation.
 //! It must not hold model semantics: those live in the types that implement [`Decode`].
 
 use std::collections::BTreeMap;
@@ -12,7 +16,8 @@ use std::sync::Arc;
 
 use crate::yaml::{Node, Pos, Value};
 
-/// One problem in the desired state, with where it is.
+/// One problem in the desired state, with where it is. Line and column are 0 for a problem
+/// with a file as a whole (a symbolic link, a misplaced file).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Diagnostic {
     /// File path relative to the desired-state directory.
@@ -27,7 +32,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -134,6 +143,8 @@ impl Decoder {
                 path: path.clone(),
                 entries,
                 used: vec![false; entries.len()],
+                nulls: vec![false; entries.len()],
+                required: vec![false; entries.len()],
                 asked: Vec::new(),
                 failed: false,
             }),
@@ -210,6 +221,10 @@ pub struct Fields<'n> {
     path: FieldPath,
     entries: &'n [(Node, Node)],
     used: Vec<bool>,
+    /// Fields asked for whose value is a YAML null (reported by `finish`).
+    nulls: Vec<bool>,
+    /// Fields asked for as required.
+    required: Vec<bool>,
     asked: Vec<&'static str>,
     /// Whether a field was missing or present but invalid (its error is recorded).
     failed: bool,
@@ -225,20 +240,53 @@ impl<'n> Fields<'n> {
         &self.path
     }
 
-    /// The raw node of `key`, if present and not null; marks it used.
+    /// The raw node of `key`, if present and not null; marks it used. A null value is recorded
+    /// and reported as an error by [`Fields::finish`]: null never means "absent".
     pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
         self.asked.push(key);
-        let i = self
-            .entries
-            .iter()
-            .position(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))?;
+        let i = self.index(key)?;
         self.used[i] = true;
         let v = &self.entries[i].1;
         if v.value == Value::Null {
+            self.nulls[i] = true;
             None
         } else {
             Some(v)
         }
+    }
+
+    /// The raw node of `key` for a field that documents null as meaningful: `None` when
+    /// absent, `Some(node)` (possibly a null node) when present.
+    pub fn nullable(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.asked.push(key);
+        let i = self.index(key)?;
+        self.used[i] = true;
+        Some(&self.entries[i].1)
+    }
+
+    fn index(&self, key: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+    }
+
+    /// For a required field read with [`Fields::node`]: if `key` is null, word its error as a
+    /// missing required value and fail the mapping; returns whether it was null.
+    pub fn null_required(&mut self, key: &str) -> bool {
+        match self.index(key) {
+            Some(i) if self.entries[i].1.value == Value::Null => {
+                self.required[i] = true;
+                self.failed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `key` is present with a null value.
+    pub fn is_null(&self, key: &str) -> bool {
+        self.index(key)
+            .is_some_and(|i| self.entries[i].1.value == Value::Null)
     }
 
     /// Whether `key` is present (even with a null value).
@@ -283,6 +331,11 @@ impl<'n> Fields<'n> {
     pub fn req<T: Decode>(&mut self, d: &mut Decoder, key: &'static str) -> Option<T> {
         match self.node(key) {
             Some(node) => self.decode_node(d, node, key),
+            // Reported by `finish` as a null.
+            None if self.is_null(key) => {
+                self.null_required(key);
+                None
+            }
             None => {
                 d.error(
                     self.pos,
@@ -298,7 +351,22 @@ impl<'n> Fields<'n> {
     /// Report every key nobody asked for, with a suggestion among the asked ones. Returns
     /// whether every field asked for was present when required, and valid.
     pub fn finish(self, d: &mut Decoder) -> bool {
+        let mut ok = !self.failed;
         for (i, (k, _)) in self.entries.iter().enumerate() {
+            if self.nulls[i] {
+                if let Value::Str(name) = &k.value {
+                    let msg = if self.required[i] {
+                        format!("`{name}` has no value (YAML null) but is required")
+                    } else {
+                        format!(
+                            "`{name}` has no value (YAML null), which is never read as \"not set\"; give it a value or leave the field out"
+                        )
+                    };
+                    d.error(k.pos, &self.path.key(name), msg);
+                }
+                ok = false;
+                continue;
+            }
             if self.used[i] {
                 continue;
             }
@@ -324,7 +392,7 @@ impl<'n> Fields<'n> {
             }
             d.error(k.pos, &self.path.key(&name), msg);
         }
-        !self.failed
+        ok
     }
 }
 
@@ -380,17 +448,24 @@ pub fn int_in(
 ) -> Option<i128> {
     let n = match &node.value {
         Value::Int(i) => *i,
-        Value::Str(s) => match s.trim().parse::<i128>() {
-            Ok(i) => i,
-            Err(_) => {
-                d.error(
-                    node.pos,
-                    path,
-                    format!("expected {what} (an integer), found `{s}`"),
-                );
-                return None;
-            }
-        },
+        // A quoted number is a string: refused like any other wrong type, so that what the
+        // schema says (an integer) is what the file must say.
+        Value::Str(s) if s.trim().parse::<i128>().is_ok() => {
+            d.error(
+                node.pos,
+                path,
+                format!("expected {what} (an integer), found the string \"{s}\"; write it without quotes"),
+            );
+            return None;
+        }
+        Value::Str(s) => {
+            d.error(
+                node.pos,
+                path,
+                format!("expected {what} (an integer), found `{s}`"),
+            );
+            return None;
+        }
         other => {
             d.error(
                 node.pos,
@@ -538,6 +613,31 @@ mod tests {
             errs[1],
             "t.yaml:1:11: l[3]: expected a digit (an integer), found `y`"
         );
+    }
+
+    #[test]
+    fn null_is_never_absent() {
+        let (v, errs) = decode_with("name:\nnote: ~\n", |d, n| {
+            let mut f = d.fields(n, &FieldPath::root())?;
+            let name: Option<String> = f.req(d, "name");
+            let note: Option<String> = f.opt(d, "note");
+            assert!(note.is_none());
+            f.finish(d).then_some(name)
+        });
+        assert!(v.is_none());
+        assert_eq!(
+            errs,
+            vec![
+                "t.yaml:1:1: name: `name` has no value (YAML null) but is required",
+                "t.yaml:2:1: note: `note` has no value (YAML null), which is never read as \"not set\"; give it a value or leave the field out",
+            ]
+        );
+        let (v, errs) = decode_with("note: ~\n", |d, n| {
+            let mut f = d.fields(n, &FieldPath::root())?;
+            let note = f.nullable("note").map(|n| n.value == Value::Null);
+            f.finish(d).then_some(note)
+        });
+        assert_eq!((v, errs.len()), (Some(Some(true)), 0));
     }
 
     #[test]

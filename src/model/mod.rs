@@ -10,6 +10,7 @@
 
 pub mod appliance;
 pub mod decode;
+pub mod files;
 pub mod resources;
 pub mod validate;
 pub mod values;
@@ -98,10 +99,24 @@ fn parse_file<'a>(d: &mut Decoder, bytes: &'a [u8]) -> Option<(yaml::Node, &'a s
     }
 }
 
+/// How strict [`load_with`] is beyond the always-on rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Accept a desired state without any appliance (refused by default: most likely a wrong
+    /// path).
+    pub allow_empty: bool,
+}
+
 /// Load and validate the desired state. Every problem found is returned, sorted by file and
 /// position; the state is returned only when there are none.
 pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
+    load_with(files, LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    files::check_entries(files, &mut diags);
 
     let fleet = match files.get(FLEET_FILE) {
         None => Some(FleetFile::default()),
@@ -128,12 +143,32 @@ pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
     diags.extend(dict_diags);
 
     let mut policies: Vec<Policy> = Vec::new();
+    // Policies that failed to load, by the name of their file and by the name they give.
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
     for (name, bytes) in files.in_folder("policies") {
         let mut d = Decoder::new(name);
-        if let Some((node, _)) = parse_file(&mut d, bytes)
-            && let Some(p) = Policy::decode(&mut d, &node, &FieldPath::root())
-        {
-            policies.push(p);
+        let mut loaded = false;
+        let node = parse_file(&mut d, bytes).map(|(n, _)| n);
+        if let Some(node) = &node {
+            files::check_file_name(name, "policy", node, &mut diags);
+            if let Some(p) = Policy::decode(&mut d, node, &FieldPath::root()) {
+                policies.push(p);
+                loaded = true;
+            }
+        }
+        if !loaded {
+            let stem = name
+                .trim_start_matches("policies/")
+                .trim_end_matches(".yaml");
+            failed.insert(stem.to_string(), name.to_string());
+            if let Some(yaml::Value::Map(entries)) = node.as_ref().map(|n| &n.value)
+                && let Some((_, v)) = entries
+                    .iter()
+                    .find(|(k, _)| k.value == yaml::Value::Str("name".into()))
+                && let yaml::Value::Str(given) = &v.value
+            {
+                failed.insert(given.clone(), name.to_string());
+            }
         }
         diags.extend(d.into_diagnostics());
     }
@@ -145,16 +180,20 @@ pub fn load(files: &SourceFiles) -> Result<DesiredState, Vec<Diagnostic>> {
     let mut appliances = Vec::new();
     for (name, bytes) in files.in_folder("appliances") {
         let mut d = Decoder::new(name);
-        if let Some((node, _)) = parse_file(&mut d, bytes)
-            && let Some(a) = Appliance::decode_with(&mut d, &node, &defaults)
-        {
-            appliances.push(a);
+        if let Some((node, _)) = parse_file(&mut d, bytes) {
+            files::check_file_name(name, "appliance", &node, &mut diags);
+            if let Some(a) = Appliance::decode_with(&mut d, &node, &defaults) {
+                appliances.push(a);
+            }
         }
         diags.extend(d.into_diagnostics());
     }
+    if !opts.allow_empty {
+        files::check_not_empty(files, appliances.len(), &mut diags);
+    }
 
     let policies = validate::unique_policies(policies, &mut diags);
-    validate::check(&appliances, &policies, &dictionaries, &mut diags);
+    validate::check_with(&appliances, &policies, &failed, &dictionaries, &mut diags);
 
     if !diags.is_empty() {
         diags.sort();
@@ -260,6 +299,65 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_for_loopback_unless_insecure_http() {
+        let http = |host: &str, extra: &str| {
+            check_with(
+                &format!(
+                    "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  scheme: http\n  host: {host}\n  api_key: env:K\n{extra}owns: [nat]\n"
+                ),
+                &[],
+            )
+        };
+        assert!(http("127.0.0.1", "").is_ok());
+        assert!(http("'::1'", "").is_ok());
+        assert!(http("localhost", "").is_ok());
+        let e = http("192.0.2.1", "").expect_err("remote http").join("");
+        assert!(e.contains("would send the API key in clear"), "{e}");
+        assert!(http("192.0.2.1", "  insecure_http: true\n").is_ok());
+        let ssh = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: r1\n  user: u\n  password: env:P\n  host_key: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n  insecure_http: true\nowns: [nat]\n";
+        assert!(
+            check_with(ssh, &[])
+                .expect_err("ssh")
+                .join("")
+                .contains("does not use `insecure_http`")
+        );
+    }
+
+    #[test]
+    fn two_appliances_cannot_share_host_and_port() {
+        let other = HEAD
+            .replace("name: a\n", "name: b\n")
+            .replace("127.0.0.1", "127.0.0.1\n  port: 443");
+        let e = check_with(HEAD, &[("appliances/b.yaml", &other)])
+            .expect_err("same endpoint")
+            .join("");
+        assert!(
+            e.contains("connects to 127.0.0.1:443, as appliance `a` does"),
+            "{e}"
+        );
+        let other = other.replace("port: 443", "port: 8443");
+        assert!(check_with(HEAD, &[("appliances/b.yaml", &other)]).is_ok());
+    }
+
+    #[test]
+    fn a_confirm_window_from_the_fleet_defaults_is_checked_where_written() {
+        let fleet = "defaults:\n  commit: {confirm_window: 150s}\n";
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/a.yaml".into(), HEAD.as_bytes().to_vec());
+        files
+            .files
+            .insert("vnfsync.yaml".into(), fleet.as_bytes().to_vec());
+        let e = load(&files).expect_err("150s");
+        assert_eq!(
+            (e[0].file.as_str(), e[0].line, e[0].path.as_str()),
+            ("vnfsync.yaml", 2, "defaults.commit.confirm_window")
+        );
+        assert!(e[0].message.ends_with("use 2m or 3m"), "{}", e[0].message);
+    }
+
+    #[test]
     fn commit_and_health_rules() {
         assert!(err("commit: {confirm_window: 30s}\n").contains("30s is out of range 1m-1h"));
         assert!(err("commit: {save: later}\n").contains("unknown value `later`"));
@@ -277,6 +375,17 @@ mod tests {
                 .contains("out of range 100-599")
         );
         assert!(err("health: [{kind: tcp}]\n").contains("missing required field `port`"));
+        assert!(
+            err("health: [{kind: command, run: 'show version;reboot', expect: x}]\n")
+                .contains("holds `;`")
+        );
+        assert!(
+            err("health: [{kind: command, run: configure, expect: x}]\n")
+                .contains("is not an operational `show …` command")
+        );
+        assert!(
+            check("health: [{kind: command, run: show ip route 0.0.0.0/0, expect: x}]\n").is_ok()
+        );
         assert!(check("health: [{kind: tcp, port: 22}, {kind: login}, {kind: http_get, url: 'https://r1/info'}]\n").is_ok());
     }
 
@@ -286,7 +395,7 @@ mod tests {
         let e = check_with(&format!("{without}owns: []\n"), &[])
             .expect_err("empty")
             .join("");
-        assert!(e.contains("expected a non-empty list"), "{e}");
+        assert!(e.contains("at least one scope is needed"), "{e}");
         assert!(
             check_with(&without, &[])
                 .expect_err("missing")
@@ -436,6 +545,31 @@ mod tests {
             err("raw: ['set service ssh port 2222']\n")
                 .contains("is outside the scopes appliance `a` owns: `service ssh port 2222`")
         );
+    }
+
+    #[test]
+    fn raw_lines_never_carry_a_literal_secret() {
+        let e = err(
+            "raw: [\"set system login user ops authentication plaintext-password 'hunter2'\"]\n",
+        );
+        assert!(
+            e.contains("writes a literal secret into `plaintext-password`")
+                && !e.contains("hunter2"),
+            "{e}"
+        );
+        assert!(
+            err("raw: ['set system login user ops authentication encrypted-password x']\n")
+                .contains("into `encrypted-password`")
+        );
+        // Unused policies are checked too.
+        let policy = "name: p\nraw: [\"set service https api keys id ci key 'abc'\"]\n";
+        let e = check_with(HEAD, &[("policies/p.yaml", policy)])
+            .expect_err("secret in policy")
+            .join("");
+        assert!(e.contains("into `key`") && !e.contains("abc"), "{e}");
+        // A name that merely ends like a secret leaf, as a tag value, is no secret.
+        assert!(check("raw: [\"set system ntp server monkey\"]\n").is_ok());
+        assert!(check("raw: [\"set system login banner pre-login 'key'\"]\n").is_ok());
     }
 
     #[test]

@@ -621,6 +621,10 @@ impl Decode for StaticRoute {
             );
             return None;
         }
+        if let Some(m) = next_hop.and_then(|nh| nh.next_hop_problem(&prefix)) {
+            d.error(pos, &path.key("next_hop"), m);
+            return None;
+        }
         Some(StaticRoute {
             prefix,
             next_hop,

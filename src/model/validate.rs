@@ -3,8 +3,9 @@
 //! inside the scopes its appliance owns.
 //!
 //! Owns: cross-file checks, reported at the place of the offending value (in the policy file
-//! when a policy's resource is the problem, naming the appliance). Must not re-check what
-//! decoding already checked.
+//! when a policy's resource is the problem, naming the appliance), and the refusal of raw lines
+//! that write a literal secret (in every policy, used or not). Must not re-check what decoding
+//! already checked, and never echoes a secret: raw lines are shown masked.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +14,7 @@ use super::decode::{Decoder, Diagnostic, Located, did_you_mean};
 use super::resources::{Direction, Resources};
 use super::values::Family;
 use crate::dictionary::Dictionary;
+use crate::vyos::{MASK, is_secret};
 
 fn push(diags: &mut Vec<Diagnostic>, at: &Located, message: String) {
     let mut d = Decoder::new(&at.file);
@@ -55,6 +57,44 @@ pub fn check(
     dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    check_with(appliances, policies, &BTreeMap::new(), dictionaries, diags);
+}
+
+/// [`check`], knowing which policies failed to load (name → file): an appliance that uses one
+/// is not told the policy "does not exist"; the policy file says once who uses it.
+pub fn check_with(
+    appliances: &[Appliance],
+    policies: &BTreeMap<String, Policy>,
+    failed: &BTreeMap<String, String>,
+    dictionaries: &BTreeMap<String, Dictionary>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut users: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for a in appliances {
+        for p in &a.policies {
+            if failed.contains_key(p.as_str()) && !policies.contains_key(p.as_str()) {
+                users.entry(p.as_str()).or_default().push(a.name.as_str());
+            }
+        }
+    }
+    for (name, used_by) in &users {
+        if let Some(file) = failed.get(*name) {
+            diags.push(Diagnostic {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                path: String::new(),
+                message: format!(
+                    "policy `{name}` failed to load (its errors are listed in this file), so appliance(s) {} that use it were checked without it",
+                    used_by
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     let mut names: HashMap<&str, &Located> = HashMap::new();
     for a in appliances {
         if let Some(first) = names.insert(a.name.as_str(), &a.at) {
@@ -69,17 +109,135 @@ pub fn check(
             );
         }
     }
+    let mut endpoints: HashMap<(String, u16), &Appliance> = HashMap::new();
+    for a in appliances {
+        let key = a.endpoint.host_port();
+        if let Some(first) = endpoints.get(&key) {
+            push(
+                diags,
+                &a.endpoint_at,
+                format!(
+                    "appliance `{}` connects to {}:{}, as appliance `{}` does (at {}); two appliances cannot be one device",
+                    a.name,
+                    a.endpoint.host,
+                    key.1,
+                    first.name,
+                    place(&first.endpoint_at)
+                ),
+            );
+        } else {
+            endpoints.insert(key, a);
+        }
+    }
     for p in policies.values() {
         check_inside(&p.resources, diags);
+        check_raw_secrets(&p.resources, diags);
     }
     for a in appliances {
         check_inside(&a.resources, diags);
-        check_appliance(a, policies, dictionaries, diags);
+        check_raw_secrets(&a.resources, diags);
+        check_appliance(a, policies, failed, dictionaries, diags);
     }
 }
 
-/// Rules within one rule set: unique numbers and ids.
+/// A raw line's words, as (path words, value): the VyOS command parser's reading when the
+/// line parses (`set a b 'v'`: the quoted last word is the value), else blank-separated words
+/// with quotes stripped and no value, so that an unparseable line is still searched.
+fn raw_commands(line: &str) -> Vec<(Vec<String>, Option<String>)> {
+    match crate::vyos::parse_commands(line) {
+        Ok(cmds) => cmds.into_iter().map(|c| (c.path, c.value)).collect(),
+        Err(_) => vec![(
+            line.split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_string())
+                .collect(),
+            None,
+        )],
+    }
+}
+
+/// The secret-bearing leaf a raw line writes a literal into, if any: the last path word when
+/// a value follows it, or the word before an unquoted last word (`... plaintext-password x`).
+/// The leaf names are those the tree masks (`crate::vyos::is_secret`).
+fn raw_secret_leaf(line: &str) -> Option<String> {
+    raw_commands(line).into_iter().find_map(|(path, value)| {
+        let leaf = match (value, path.as_slice()) {
+            (Some(_), [.., leaf]) => leaf,
+            (None, [.., leaf, _literal]) => leaf,
+            _ => return None,
+        };
+        is_secret(leaf).then(|| leaf.clone())
+    })
+}
+
+/// A raw line as shown in messages: control characters escaped, and everything after the last
+/// secret-bearing word that has something after it replaced by the mask.
+pub(crate) fn shown_raw(line: &str) -> String {
+    let words: Vec<&str> = line.split(' ').collect();
+    let last = words.iter().rposition(|w| !w.is_empty());
+    let leaf = words.iter().enumerate().rposition(|(i, w)| {
+        let bare = w.trim_matches(|c| c == '\'' || c == '"');
+        Some(i) < last && !bare.is_empty() && is_secret(bare)
+    });
+    let shown: Vec<&str> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match leaf {
+            Some(l) if i > l && !w.is_empty() => MASK,
+            _ => w,
+        })
+        .collect();
+    shown.join(" ").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+/// Raw lines must not carry a literal secret: a secret in the desired state would sit in git
+/// history in clear. The typed fields take secret references; raw lines cannot.
+fn check_raw_secrets(r: &Resources, diags: &mut Vec<Diagnostic>) {
+    for raw in &r.raw {
+        if let Some(leaf) = raw_secret_leaf(&raw.line) {
+            push(
+                diags,
+                &raw.at,
+                format!(
+                    "raw line `{}` writes a literal secret into `{leaf}`; secrets never go into the desired state in clear, and raw lines cannot take a secret reference (manage this leaf outside vnfsync)",
+                    shown_raw(&raw.line)
+                ),
+            );
+        }
+    }
+}
+
+/// Rules within one file's resources (checked in every policy, used or not): unique rule-set
+/// names per family, one route per prefix, and within a rule set unique numbers and ids.
 fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
+    let mut names: HashMap<(Family, &str), &Located> = HashMap::new();
+    for set in &r.rule_sets {
+        if let Some(first) = names.insert((set.family, set.name.as_str()), &set.at) {
+            push(
+                diags,
+                &set.at,
+                format!(
+                    "rule set `{}` ({}) is also defined at {}",
+                    set.name,
+                    set.family.as_str(),
+                    place(first)
+                ),
+            );
+        }
+    }
+    let mut prefixes: HashMap<String, &Located> = HashMap::new();
+    for route in &r.routes {
+        if let Some(first) = prefixes.insert(route_key(route), &route.at) {
+            push(
+                diags,
+                &route.at,
+                format!(
+                    "route {} is also defined at {} (one route per prefix and table)",
+                    route.prefix,
+                    place(first)
+                ),
+            );
+        }
+    }
     for set in &r.rule_sets {
         let mut numbers: HashMap<u32, &Located> = HashMap::new();
         let mut ids: HashMap<&str, &Located> = HashMap::new();
@@ -112,9 +270,43 @@ fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The confirm window must be one the vendor can express: VyOS counts whole minutes
+/// (`commit-confirm <minutes>`), so `90s` would silently become something else.
+fn check_confirm_window(a: &Appliance, dict: &Dictionary, diags: &mut Vec<Diagnostic>) {
+    const MINUTE: u128 = 60_000;
+    let window = a.commit.confirm_window;
+    let ms = window.0.as_millis();
+    if dict.vendor.as_str() != "vyos" || ms % MINUTE == 0 {
+        return;
+    }
+    let below = ms / MINUTE;
+    let near: Vec<String> = [below, below + 1]
+        .into_iter()
+        .filter(|m| (1..=60).contains(m))
+        .map(|m| format!("{m}m"))
+        .collect();
+    push(
+        diags,
+        &a.confirm_window_at,
+        format!(
+            "appliance `{}`: confirm_window {window} cannot be expressed by {} (VyOS counts the confirm window in whole minutes); use {}",
+            a.name,
+            dict.name,
+            near.join(" or ")
+        ),
+    );
+}
+
+/// What makes two static routes the same route: the prefix (in the one routing table there
+/// is today).
+fn route_key(route: &super::resources::StaticRoute) -> String {
+    route.prefix.to_string()
+}
+
 fn check_appliance(
     a: &Appliance,
     policies: &BTreeMap<String, Policy>,
+    failed: &BTreeMap<String, String>,
     dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -124,6 +316,8 @@ fn check_appliance(
         let at = a.policy_refs.get(i).unwrap_or(&a.at);
         match policies.get(p.as_str()) {
             Some(policy) => sources.push((Some(policy), &policy.resources)),
+            // Said once, at the policy file, by `check_with`.
+            None if failed.contains_key(p.as_str()) => {}
             None => {
                 let mut msg =
                     format!("policy `{p}` does not exist (no policies/*.yaml defines it)");
@@ -140,13 +334,17 @@ fn check_appliance(
         p.map(|p| format!(" (from policy `{}`)", p.name))
             .unwrap_or_default()
     };
-    let mut sets: HashMap<(Family, &str), &Located> = HashMap::new();
+    // Rule sets and routes repeated inside one file are reported once, by `check_inside`.
+    let mut sets: HashMap<(Family, &str), (&Located, usize)> = HashMap::new();
     let mut dnat: HashMap<u32, &Located> = HashMap::new();
     let mut snat: HashMap<u32, &Located> = HashMap::new();
-    let mut routes: HashMap<String, &Located> = HashMap::new();
-    for (policy, r) in &sources {
+    let mut routes: HashMap<String, (&Located, usize)> = HashMap::new();
+    for (idx, (policy, r)) in sources.iter().enumerate() {
         for set in &r.rule_sets {
-            if let Some(first) = sets.insert((set.family, set.name.as_str()), &set.at) {
+            if let Some((first, from)) =
+                sets.insert((set.family, set.name.as_str()), (&set.at, idx))
+                && from != idx
+            {
                 push(
                     diags,
                     &set.at,
@@ -191,11 +389,9 @@ fn check_appliance(
             }
         }
         for route in &r.routes {
-            let key = format!(
-                "{} {:?} {:?} {}",
-                route.prefix, route.next_hop, route.interface, route.blackhole
-            );
-            if let Some(first) = routes.insert(key, &route.at) {
+            if let Some((first, from)) = routes.insert(route_key(route), (&route.at, idx))
+                && from != idx
+            {
                 push(
                     diags,
                     &route.at,
@@ -226,6 +422,7 @@ fn check_appliance(
         push(diags, &a.dictionary_at, msg);
         return;
     };
+    check_confirm_window(a, dict, diags);
     if !dict.transports.contains(&a.endpoint.transport) {
         let at = &a.transport_at;
         let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();
@@ -331,10 +528,7 @@ fn check_appliance(
             outside(
                 diags,
                 &raw.at,
-                format!(
-                    "raw line `{}`{from}",
-                    raw.line.replace('\n', "\\n").replace('\r', "\\r")
-                ),
+                format!("raw line `{}`{from}", shown_raw(&raw.line)),
                 dict.raw_path(&raw.line),
             );
         }

@@ -219,6 +219,49 @@ text_type!(
     }
 );
 
+text_type!(
+    /// The command of a `command` health probe: an operational `show …` command of plain words
+    /// (letters, digits and `. _ : / @ + , = -`, one space apart), so that a probe runs only
+    /// what it says: no `;`, pipes, quotes, substitutions or `configure`.
+    ProbeCommand, "ProbeCommand", Some("^show( [A-Za-z0-9._:/@+,=-]+)+$"),
+    |s| {
+        let plain = |w: &str| {
+            !w.is_empty()
+                && w.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b':' | b'/' | b'@' | b'+' | b',' | b'=' | b'-')
+                })
+        };
+        let shown = s.replace('\n', "\\n").replace('\r', "\\r");
+        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || " ._:/@+,=-".contains(*c))) {
+            return Err(format!(
+                "`{shown}` holds {}: a probe command is plain words (letters, digits and . _ : / @ + , = -)",
+                match c {
+                    '\n' => "a newline".to_string(),
+                    '\r' => "a carriage return".to_string(),
+                    '\t' => "a tab".to_string(),
+                    '`' => "a backtick".to_string(),
+                    c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+                    c => format!("`{c}`"),
+                }
+            ));
+        }
+        let words: Vec<&str> = s.split(' ').collect();
+        if words.first() != Some(&"show") || words.len() < 2 {
+            return Err(format!(
+                "`{shown}` is not an operational `show …` command (a probe only reads, like `show version`)"
+            ));
+        }
+        if !words.iter().all(|w| plain(w)) {
+            return Err(format!("`{shown}`: words are one space apart, without leading or trailing spaces"));
+        }
+        if words.contains(&"configure") {
+            return Err(format!("`{shown}`: a probe may not enter configuration mode"));
+        }
+        Ok(())
+    }
+);
+
 pattern_type!(
     /// A label key (`site`, `tenant`, `team.example/owner`).
     LabelKey, "LabelKey", "^[a-z0-9][a-z0-9_./-]{0,62}$",
@@ -347,6 +390,36 @@ via_text!(
     "Address",
     json_schema!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 );
+
+impl Address {
+    /// Why this address cannot be the next hop of a route to `prefix`: the unspecified
+    /// address, broadcast, multicast and loopback are no gateway, and a host route whose next
+    /// hop is the host itself resolves through itself.
+    pub fn next_hop_problem(&self, prefix: &Prefix) -> Option<String> {
+        let ip = self.0;
+        let what = if ip.is_unspecified() {
+            Some("the unspecified address")
+        } else if ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+            Some("the broadcast address")
+        } else if ip.is_multicast() {
+            Some("a multicast address")
+        } else if ip.is_loopback() {
+            Some("a loopback address")
+        } else {
+            None
+        };
+        if let Some(w) = what {
+            return Some(format!("next hop {ip} is {w}, which cannot be a gateway"));
+        }
+        let host = prefix.0.prefix_len() == prefix.0.max_prefix_len();
+        if host && prefix.0.addr() == ip {
+            return Some(format!(
+                "next hop {ip} is the host {prefix} routes to; a route cannot go through its own destination"
+            ));
+        }
+        None
+    }
+}
 
 /// A network prefix (`192.0.2.0/24`, `2001:db8::/32`), with no host bits set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
