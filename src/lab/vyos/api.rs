@@ -35,10 +35,10 @@ use tokio::sync::Notify;
 use super::appliance::{API_SESSION, Appliance, CommitStatus, Service, Via};
 use super::faults::Action;
 use super::frontend::Admission;
+use super::opmode::op_command;
 use super::profile::Profile;
 use super::schema::SchemaError;
 use super::session::SessionError;
-use super::shell::op_command;
 use crate::vyos::{BootStyle, Command, ConfigTree, Op, render_boot};
 
 /// nginx's default `client_max_body_size` for the API (§5.1).
