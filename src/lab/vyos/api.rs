@@ -1027,7 +1027,7 @@ async fn info(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::vyos::appliance::{ApplianceSpec, Timing};
+    use crate::lab::vyos::appliance::{ApplianceSpec, Timing, Via};
 
     fn request(path: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
         let mut req = Request::post(path)
@@ -1071,6 +1071,284 @@ mod tests {
                 resp.map(|r| r.status().as_u16()).unwrap_or(0)
             });
             proptest::prop_assert!([200, 400, 401, 404, 413, 422].contains(&status), "{endpoint} {ct} {body:?} -> {status}");
+        }
+    }
+
+    /// One step of a random editing script (item 1 of the lab fidelity issue).
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// An SSH `set` line; `style` 0: no quotes, 1: every word quoted, 2: last word quoted.
+        Set(Vec<String>, u8),
+        Delete(Vec<String>, u8),
+        Commit,
+        Discard,
+        /// An API `/configure` request (its own session, committed at once).
+        ApiSet(Vec<String>, Option<String>),
+        ApiDelete(Vec<String>),
+    }
+
+    fn words_strategy() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let base = prop::sample::select(vec![
+            "system host-name",
+            "system name-server",
+            "system domain-name",
+            "interfaces ethernet eth1 description",
+            "interfaces ethernet eth1 address",
+            "service lldp",
+            "service lldp interface eth0",
+            "service lldp legacy-protocols",
+            "service foo",
+            "service foo bar",
+        ]);
+        let extra = prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "r1", "192.0.2.53", "198.51.100.1/24", "cdp"]),
+            0..3,
+        );
+        (base, extra)
+            .prop_map(|(b, e)| b.split(' ').chain(e).map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    fn step_strategy() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (words_strategy(), 0u8..3).prop_map(|(w, s)| Step::Set(w, s)),
+            2 => (words_strategy(), 0u8..3).prop_map(|(w, s)| Step::Delete(w, s)),
+            2 => Just(Step::Commit),
+            1 => Just(Step::Discard),
+            1 => (words_strategy(), prop::option::of(prop::sample::select(vec!["a", "r2"]))).prop_map(|(w, v)| Step::ApiSet(w, v.map(str::to_owned))),
+            1 => words_strategy().prop_map(Step::ApiDelete),
+        ]
+    }
+
+    fn line(verb: &str, words: &[String], style: u8) -> String {
+        let q = |w: &String| format!("'{w}'");
+        let n = words.len();
+        let parts: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| match style {
+                1 => q(w),
+                2 if i + 1 == n => q(w),
+                _ => w.clone(),
+            })
+            .collect();
+        format!("{verb} {}", parts.join(" "))
+    }
+
+    /// A tree from the API's showConfig JSON.
+    fn tree_of_json(v: &Value) -> ConfigTree {
+        fn walk(t: &mut ConfigTree, path: &mut Vec<String>, v: &Value) {
+            match v {
+                Value::Object(m) if m.is_empty() && !path.is_empty() => {
+                    let _ = t.set(path, None);
+                }
+                Value::Object(m) => {
+                    for (k, c) in m {
+                        path.push(k.clone());
+                        walk(t, path, c);
+                        path.pop();
+                    }
+                }
+                Value::String(s) => {
+                    let _ = t.set(path, Some(s));
+                }
+                Value::Array(a) => {
+                    for s in a.iter().filter_map(Value::as_str) {
+                        let _ = t.set(path, Some(s));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut t = ConfigTree::new();
+        walk(&mut t, &mut Vec::new(), v);
+        t
+    }
+
+    /// Every node holds values or children, never both.
+    fn well_shaped(node: &crate::vyos::Node) -> bool {
+        (node.values().is_empty() || node.children().is_empty())
+            && node.children().iter().all(well_shaped)
+    }
+
+    fn leaf_paths(node: &crate::vyos::Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for c in node.children() {
+            path.push(c.name().to_owned());
+            if !c.values().is_empty() {
+                out.push(path.clone());
+            }
+            leaf_paths(c, path, out);
+            path.pop();
+        }
+    }
+
+    async fn api_call(app: &Arc<Appliance>, endpoint: &str, body: Value) -> (u16, Value) {
+        use tower::ServiceExt as _;
+        let resp = router(app.clone())
+            .oneshot(request(
+                endpoint,
+                "application/json",
+                body.to_string().into_bytes(),
+            ))
+            .await;
+        let Ok(resp) = resp;
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn same(a: &ConfigTree, b: &ConfigTree) -> bool {
+        crate::vyos::diff(a, b, &[]).is_empty()
+    }
+
+    async fn views_agree(steps: Vec<Step>) -> Result<(), String> {
+        let app = Appliance::new(ApplianceSpec::new("r1", Profile::V14), Timing::default())
+            .map_err(|e| e.to_string())?;
+        let mut script =
+            String::from("source /opt/vyatta/etc/functions/script-template\nconfigure\n");
+        for step in &steps {
+            match step {
+                Step::Set(w, s) => script.push_str(&line("set", w, *s)),
+                Step::Delete(w, s) => script.push_str(&line("delete", w, *s)),
+                Step::Commit => script.push_str("commit"),
+                Step::Discard => script.push_str("discard"),
+                Step::ApiSet(..) | Step::ApiDelete(_) => continue,
+            }
+            script.push('\n');
+        }
+        // API requests go first, then the SSH session runs (and rebases on them).
+        for step in &steps {
+            let body = match step {
+                Step::ApiSet(p, v) => {
+                    json!({"key": "vnfsync-lab-key", "op": "set", "path": p, "value": v})
+                }
+                Step::ApiDelete(p) => json!({"key": "vnfsync-lab-key", "op": "delete", "path": p}),
+                _ => continue,
+            };
+            let (status, _) = api_call(&app, "/configure", body).await;
+            if ![200, 400].contains(&status) {
+                return Err(format!("configure answered {status}"));
+            }
+        }
+        script.push_str("echo @@SHOW\nshow\necho @@COMPARE\ncompare\necho @@END\n");
+        let r = crate::lab::vyos::exec::run(
+            app.clone(),
+            "vyos".into(),
+            Via::Ssh,
+            "vbash -s".into(),
+            script.into_bytes(),
+        )
+        .await;
+        let out = String::from_utf8_lossy(&r.stdout).into_owned();
+        let section = |from: &str, to: &str| -> String {
+            out.split_once(from)
+                .and_then(|(_, rest)| rest.split_once(to))
+                .map(|(s, _)| s.trim_start_matches('\n').to_owned())
+                .unwrap_or_default()
+        };
+        let shown = section("@@SHOW\n", "@@COMPARE\n");
+        let working = if shown.contains("Configuration under specified path is empty") {
+            ConfigTree::new()
+        } else {
+            ConfigTree::parse_boot(&shown).map_err(|e| format!("show: {e}\n{shown}"))?
+        };
+        let compared = section("@@COMPARE\n", "@@END\n");
+        let active = app.active();
+        if !well_shaped(active.root()) || !well_shaped(working.root()) {
+            return Err(format!(
+                "a node holds values and children:\n{}",
+                crate::vyos::render_commands(&active)
+            ));
+        }
+        let (_, _) = api_call(
+            &app,
+            "/config-file",
+            json!({"key": "vnfsync-lab-key", "op": "save"}),
+        )
+        .await;
+        let saved = ConfigTree::parse_boot(&app.saved()).map_err(|e| format!("saved: {e}"))?;
+        let (_, commands) = (
+            0,
+            op_command(&app, &["show", "configuration", "commands"]).0,
+        );
+        let from_commands =
+            ConfigTree::parse_commands(&commands).map_err(|e| format!("commands: {e}"))?;
+        let (_, json_reply) = api_call(
+            &app,
+            "/retrieve",
+            json!({"key": "vnfsync-lab-key", "op": "showConfig", "path": []}),
+        )
+        .await;
+        let from_json = tree_of_json(&json_reply["data"]);
+        for (name, view) in [
+            ("save", &saved),
+            ("show configuration commands", &from_commands),
+            ("showConfig", &from_json),
+        ] {
+            if !same(&active, view) {
+                return Err(format!(
+                    "{name} differs from the active config:\n{}\nvs\n{}",
+                    crate::vyos::render_commands(&active),
+                    crate::vyos::render_commands(view)
+                ));
+            }
+        }
+        let mut leafs = Vec::new();
+        leaf_paths(active.root(), &mut Vec::new(), &mut leafs);
+        for p in leafs {
+            let (_, r) = api_call(
+                &app,
+                "/retrieve",
+                json!({"key": "vnfsync-lab-key", "op": "returnValues", "path": p}),
+            )
+            .await;
+            let want: Vec<Value> = active
+                .values(&p)
+                .unwrap_or_default()
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect();
+            if r["data"] != Value::Array(want.clone()) {
+                return Err(format!("returnValues {p:?}: {} vs {want:?}", r["data"]));
+            }
+            let (_, r) = api_call(
+                &app,
+                "/retrieve",
+                json!({"key": "vnfsync-lab-key", "op": "returnValue", "path": p}),
+            )
+            .await;
+            if r["data"] != want[0] {
+                return Err(format!("returnValue {p:?}: {}", r["data"]));
+            }
+        }
+        // compare ran on the working copy `show` printed, against the same active config.
+        let nothing = compared.starts_with("No changes between working and active");
+        if nothing != same(&active, &working) {
+            return Err(format!("compare said {compared:?}"));
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+        /// For random scripts of set/delete/commit/discard over SSH and the API, every view of
+        /// the config (show, compare, show configuration commands, save, showConfig,
+        /// returnValue(s)) reports the same tree, and no node holds both values and children.
+        #[test]
+        fn every_view_reports_the_same_tree(steps in proptest::collection::vec(step_strategy(), 1..14)) {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => panic!("{e}"),
+            };
+            let r = rt.block_on(views_agree(steps));
+            proptest::prop_assert!(r.is_ok(), "{}", r.err().unwrap_or_default());
         }
     }
 

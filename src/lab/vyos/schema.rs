@@ -525,6 +525,15 @@ pub fn plan_set_in(
         value = path.pop();
     }
     check_path(profile, &path)?;
+    // Extra words after a leaf's value: `set system host-name a b` (the value may also come
+    // separately, as the API's `value` field; both are joined the same way, §5.2).
+    let full: Vec<String> = path.iter().cloned().chain(value.clone()).collect();
+    if let Some(bad) = beyond_value(profile, &full) {
+        return Err(SchemaError::InvalidPath {
+            path: full[..=bad].to_vec(),
+            bad,
+        });
+    }
     let known = leaf(profile, &path);
     let mode = match known {
         Some((Kind::Single, _)) => SetMode::Replace,
@@ -599,7 +608,19 @@ pub fn check_path(profile: Profile, path: &[String]) -> Result<(), SchemaError> 
             return Err(invalid(len));
         }
     }
+    if let Some(bad) = beyond_value(profile, path) {
+        return Err(invalid(bad));
+    }
     Ok(())
+}
+
+/// The index of the first word after a known leaf's value (`system host-name a [b]`), if any:
+/// a leaf holds values, never children.
+fn beyond_value(profile: Profile, words: &[String]) -> Option<usize> {
+    (1..words.len().saturating_sub(1)).find_map(|len| match leaf(profile, &words[..len]) {
+        Some((Kind::Single | Kind::Multi, _)) => Some(len + 1),
+        _ => None,
+    })
 }
 
 /// The positions of tag nodes along `path`, checking each tag value that has a check.
@@ -915,6 +936,26 @@ mod tests {
             Ok("system config-management commit-confirm action = Some(\"reload\") Replace"),
         );
         check(V14, "service lldp", None, Ok("service lldp = None Add"));
+        check(
+            V14,
+            "system host-name a b",
+            None,
+            Err("Configuration path: [system host-name a b] is not valid"),
+        );
+        check(
+            V14,
+            "system host-name a",
+            Some("b"),
+            Err("Configuration path: [system host-name a b] is not valid"),
+        );
+        check(
+            V14,
+            "interfaces ethernet eth0 address 192.0.2.9/24 x y",
+            None,
+            Err(
+                "Configuration path: [interfaces ethernet eth0 address 192.0.2.9/24 x] is not valid",
+            ),
+        );
         // Every word quoted (generated scripts): the schema, then the tree, then the default.
         let t = ConfigTree::new();
         let split = |p: &str, d: bool| last_word_is_value(V14, &words(p), &t, d);
