@@ -257,3 +257,70 @@ fn extra_words_after_a_leaf_value_are_refused_and_every_view_agrees() {
         "No changes between working and active configurations.\n"
     );
 }
+
+#[test]
+fn vbash_syntax_is_interpreted_or_refused_never_stored() {
+    let lab = Lab::start("1.4", "");
+    let (out, err, rc) = lab.ssh(
+        "vbash -s",
+        &format!(
+            "{HEAD}set system host-name 'seq1'; set system domain-name 'example.net'\n\
+             set system time-zone $(cat /etc/timezone)\n\
+             set system name-server `dig +short ns`\n\
+             set system login banner \"$BANNER\"\n\
+             set interfaces ethernet eth1 description x > /tmp/out\n\
+             set interfaces ethernet eth1 description x | tee\n\
+             false || echo fallback\n\
+             false && echo never\n\
+             commit && echo committed\n\
+             exit\n"
+        ),
+    );
+    assert_eq!(
+        out,
+        "fallback\ncommitted\nWarning: configuration changes have not been saved.\n"
+    );
+    assert_eq!(
+        err,
+        "vbash: line 5: command substitution ($(...)) is not supported by the vnfsync lab\n\
+         vbash: line 6: command substitution (`...`) is not supported by the vnfsync lab\n\
+         vbash: line 7: variable expansion ($NAME) is not supported by the vnfsync lab\n\
+         vbash: line 8: redirection (<, >) is not supported by the vnfsync lab\n\
+         vbash: line 9: a pipeline (|) is not supported by the vnfsync lab\n"
+    );
+    assert_eq!(rc, Some(0));
+    let (commands, _, _) = lab.ssh("show configuration commands", "");
+    assert!(
+        commands.contains("set system host-name 'seq1'\n"),
+        "{commands}"
+    );
+    assert!(
+        commands.contains("set system domain-name 'example.net'\n"),
+        "{commands}"
+    );
+    for bad in [
+        "time-zone",
+        "name-server",
+        "banner",
+        "description",
+        ";",
+        "$",
+        "`",
+        "|",
+        ">",
+    ] {
+        assert!(!commands.contains(bad), "{bad} stored: {commands}");
+    }
+    // One op-mode command with a pipe is refused too, and `vbash -c` runs `;` sequences.
+    let (out, err, rc) = lab.ssh("show configuration commands | grep host", "");
+    assert_eq!(
+        (out.as_str(), err.as_str(), rc),
+        (
+            "",
+            "vbash: line 1: a pipeline (|) is not supported by the vnfsync lab\n",
+            Some(2)
+        )
+    );
+    let (out, _, rc) = lab.ssh("vbash -c 'echo one; echo two && false; echo three'", "");
+    assert_eq!((out.as_str(), rc), ("one\ntwo\nthree\n", Some(0)));
+}
