@@ -324,3 +324,97 @@ fn vbash_syntax_is_interpreted_or_refused_never_stored() {
     let (out, _, rc) = lab.ssh("vbash -c 'echo one; echo two && false; echo three'", "");
     assert_eq!((out.as_str(), rc), ("one\ntwo\nthree\n", Some(0)));
 }
+
+fn refused(messages: &[&str]) -> String {
+    let mut s = String::from("\n");
+    for m in messages
+        .iter()
+        .chain(&["Value validation failed", "Set failed"])
+    {
+        s.push_str("  ");
+        s.push_str(m);
+        s.push('\n');
+    }
+    s.push('\n');
+    s
+}
+
+#[test]
+fn set_time_value_checks_and_strict_delete() {
+    let lab = Lab::start("1.4", "");
+    let long = "d".repeat(257);
+    let (out, rc) = lab.script(&format!(
+        "set firewall ipv4 name WAN rule 10 destination port 65536\n\
+         set firewall ipv4 name WAN rule 10 destination port 80-22\n\
+         set firewall ipv4 name WAN rule 10 protocol tcpp\n\
+         set protocols static route 0.0.0.0/0 next-hop gateway\n\
+         set interfaces ethernet eth1 description '{long}'\n\
+         set interfaces ethernet eth1 description \"it's\"\n\
+         set service https api keys id 'a b' key x\n\
+         set firewall ipv4 name WAN rule 10 protocol '!udp'\n\
+         set firewall ipv4 name WAN rule 10 action accept\n\
+         set firewall ipv4 name WAN rule 20 protocol tcp\n\
+         set firewall ipv4 name WAN rule 20 destination port 'http,8000-8080'\n\
+         set firewall ipv4 name WAN rule 20 action accept\n\
+         commit\nexit\n"
+    ));
+    let expected = [
+        refused(&["Invalid port \"65536\""]),
+        refused(&["Invalid port \"80-22\""]),
+        refused(&[
+            "Invalid protocol \"tcpp\": not a name of /etc/protocols, tcp_udp, all or a number 0-255",
+        ]),
+        refused(&["\"gateway\" is not a valid IPv4 address"]),
+        refused(&["Description too long (limit 256 characters)"]),
+        refused(&["Cannot use the single quote (') character in a value string"]),
+        refused(&["Tag node value name must not contain whitespace"]),
+        "Warning: configuration changes have not been saved.\n".to_owned(),
+    ]
+    .concat();
+    assert_eq!(out, expected);
+    assert_eq!(rc, Some(0));
+    let (commands, _, _) = lab.ssh("show configuration commands", "");
+    assert!(
+        commands.contains("set firewall ipv4 name WAN rule 10 protocol '!udp'\n"),
+        "{commands}"
+    );
+    for bad in ["65536", "tcpp", "gateway", "ddd", "it's", "'a b'"] {
+        assert!(!commands.contains(bad), "{bad}: {commands}");
+    }
+    // The API joins a tag node's value to its path: the next hop is checked there too.
+    let (status, reply) = lab.post(
+        "configure",
+        &json!({"key": KEY, "op": "set", "path": ["protocols", "static", "route", "0.0.0.0/0", "next-hop"], "value": "gateway"}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(
+        reply["error"],
+        json!("\"gateway\" is not a valid IPv4 address\nValue validation failed\nSet failed")
+    );
+    // Deleting what does not exist: silent success without `strict`, the error with it (§5.2).
+    assert_eq!(lab.configure("delete", &["system", "time-zone"]).0, 200);
+    let (status, _) = lab.configure("set", &["service", "https", "api", "strict"]);
+    assert_eq!(status, 200);
+    eventually("strict mode", || {
+        lab.retrieve("exists", &["service", "https", "api", "strict"])["data"] == json!(true)
+    });
+    let (status, reply) = lab.configure("delete", &["system", "time-zone"]);
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(
+        reply["error"],
+        json!("Cannot delete [system time-zone]: path/value does not exist")
+    );
+    let (status, reply) = lab.post(
+        "configure",
+        &json!({"key": KEY, "op": "delete", "path": ["interfaces", "ethernet", "eth0", "address"], "value": "203.0.113.1/24"}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(
+        lab.configure(
+            "delete",
+            &["interfaces", "ethernet", "eth0", "address", "192.0.2.1/24"]
+        )
+        .0,
+        200
+    );
+}

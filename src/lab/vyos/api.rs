@@ -724,14 +724,15 @@ async fn configure(
     let strict = app.api_strict();
     for cmd in &cmds {
         let r = app.with_session(API_SESSION, |s, _| {
-            if strict
-                && cmd.op == Op::Delete
-                && !s.working().exists(&cmd.path)
-                && cmd.value.is_none()
-            {
+            // Only with `strict` (§5.2); without it such a delete silently succeeds.
+            if strict && cmd.op == Op::Delete && !s.deletable(&cmd.path, cmd.value.as_deref()) {
+                let mut shown = cmd.path.join(" ");
+                if let Some(v) = &cmd.value {
+                    shown.push(' ');
+                    shown.push_str(v);
+                }
                 return Err(format!(
-                    "Cannot delete [{}]: path/value does not exist",
-                    cmd.path.join(" ")
+                    "Cannot delete [{shown}]: path/value does not exist"
                 ));
             }
             s.run(profile, cmd).map_err(|e| {

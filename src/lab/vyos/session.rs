@@ -175,6 +175,13 @@ impl Session {
         value: Option<&str>,
     ) -> Result<DeleteOutcome, SessionError> {
         schema::check_path(profile, path)?;
+        // Without a separate value the last word may be one (it may hold spaces).
+        let names = if value.is_none() {
+            &path[..path.len().saturating_sub(1)]
+        } else {
+            path
+        };
+        schema::check_words(names)?;
         if value.is_none()
             && !self.working.exists(path)
             && let Some((last, init)) = path.split_last()
@@ -197,7 +204,29 @@ impl Session {
         text: &str,
     ) -> Result<(), SessionError> {
         schema::check_path(profile, path)?;
+        schema::check_words(path)?;
         Ok(self.working.comment(path, text)?)
+    }
+
+    /// Whether `delete path [value]` would find something: the node, the value, or (without
+    /// a separate value) a last word that is a value of the leaf before it.
+    pub fn deletable(&self, path: &[String], value: Option<&str>) -> bool {
+        match value {
+            Some(v) => self
+                .working
+                .values(path)
+                .is_some_and(|vs| vs.iter().any(|x| x == v)),
+            None => {
+                self.working.exists(path)
+                    || path.split_last().is_some_and(|(last, init)| {
+                        !init.is_empty()
+                            && self
+                                .working
+                                .values(init)
+                                .is_some_and(|vs| vs.iter().any(|x| x == last))
+                    })
+            }
+        }
     }
 
     /// One command of any kind (API batches, `merge`).
