@@ -418,3 +418,75 @@ fn set_time_value_checks_and_strict_delete() {
         200
     );
 }
+
+#[test]
+fn confirm_time_is_coerced_or_refused_as_the_api_validates_it() {
+    let lab = Lab::start("1.5", "");
+    let set = |name: &str, t: Value| {
+        lab.post(
+            "configure",
+            &json!({"key": KEY, "op": "set", "path": ["system", "host-name", name], "confirm_time": t}),
+        )
+    };
+    for (t, kind, msg, input) in [
+        (
+            json!(1.5),
+            "int_from_float",
+            "Input should be a valid integer, got a number with a fractional part",
+            "1.5",
+        ),
+        (
+            json!("x"),
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer",
+            "'x'",
+        ),
+        (
+            json!([1]),
+            "int_type",
+            "Input should be a valid integer",
+            "[1]",
+        ),
+    ] {
+        let (status, reply) = set("refused", t);
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(
+            reply["error"],
+            json!(format!(
+                "{{'type': '{kind}', 'loc': ('body', 'confirm_time'), 'msg': '{msg}', 'input': {input}}}"
+            ))
+        );
+    }
+    assert_eq!(
+        lab.retrieve("returnValue", &["system", "host-name"])["data"],
+        json!("r1")
+    );
+    // A string of digits is coerced: commit-confirm runs with its timer.
+    let (status, reply) = set("coerced", json!("2"));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["data"],
+        json!("Initialized commit-confirm; 2 minutes to confirm before reboot\n")
+    );
+    let (status, reply) = lab.post("config-file", &json!({"key": KEY, "op": "confirm"}));
+    assert_eq!(
+        (status, reply["data"].clone()),
+        (200, json!("Reboot timer stopped\n"))
+    );
+    // A batch keeps its confirm_time.
+    let (status, reply) = lab.post(
+        "configure",
+        &json!({"key": KEY, "commands": [{"op": "set", "path": ["system", "host-name", "batch"]}], "confirm_time": 3.0}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["data"],
+        json!("Initialized commit-confirm; 3 minutes to confirm before reboot\n")
+    );
+    let (_, reply) = lab.post("configure", &json!({"key": KEY, "op": "confirm"}));
+    assert_eq!(reply["data"], json!("Reboot timer stopped\n"));
+    assert_eq!(
+        lab.retrieve("returnValue", &["system", "host-name"])["data"],
+        json!("batch")
+    );
+}

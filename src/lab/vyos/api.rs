@@ -349,7 +349,11 @@ async fn parse_body(headers: &HeaderMap, body: Body) -> Result<Parsed, Reject> {
             _ => None,
         };
         let data = match o.remove("commands") {
-            Some(cmds) => cmds,
+            // A batch keeps its `confirm_time` (never commit dropping the timer).
+            Some(cmds) => match o.remove("confirm_time") {
+                Some(t) => json!({"commands": cmds, "confirm_time": t}),
+                None => cmds,
+            },
             None => Value::Object(o),
         };
         return Ok(Parsed {
@@ -460,6 +464,17 @@ fn summarize(data: &Value) -> String {
     };
     match data {
         Value::Array(a) => a.iter().map(one).collect::<Vec<_>>().join("; "),
+        Value::Object(o) if o.get("commands").is_some_and(Value::is_array) => {
+            let mut s = o
+                .get("commands")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(one).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default();
+            if let Some(t) = o.get("confirm_time") {
+                let _ = write!(s, " confirm_time={t}");
+            }
+            s
+        }
         Value::Null => String::new(),
         v => one(v),
     }
@@ -531,14 +546,64 @@ fn path_of(c: &Value) -> Result<Vec<String>, Response> {
     }
 }
 
-fn confirm_time(app: &Appliance, data: &Value) -> u64 {
-    if !app.profile().api_commit_confirm() {
-        // Older builds have no such field; pydantic ignores it (§5.4).
-        return 0;
+/// Python's `repr` of a JSON value, as a validation error dict shows the input.
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::String(t) => format!("'{}'", t.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Null => "None".to_owned(),
+        other => py_dumps(other),
     }
-    data.get("confirm_time")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
+}
+
+/// `confirm_time` as the 1.5 API's request model reads it: a lax `int` (pydantic 2, as the
+/// builds that have the field ship): an integer, a string of one (`"5"`), a float without a
+/// fractional part or a bool is coerced; anything else is the validation error, a 400 with the
+/// first error dict, and nothing runs. Older builds have no such field and ignore it (§5.4).
+/// Zero or negative: no commit-confirm.
+fn confirm_time(app: &Appliance, data: &Value) -> Result<u64, Response> {
+    if !app.profile().api_commit_confirm() {
+        return Ok(0);
+    }
+    let Some(v) = data.get("confirm_time") else {
+        return Ok(0);
+    };
+    let invalid = |kind: &str, msg: &str| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{{'type': '{kind}', 'loc': ('body', 'confirm_time'), 'msg': '{msg}', 'input': {}}}",
+                py_repr(v)
+            ),
+        )
+    };
+    let n: i128 = match v {
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i128::from(i),
+            (_, Some(u), _) => i128::from(u),
+            // A float cast saturates; the fraction is zero.
+            (_, _, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as i128,
+            _ => {
+                return Err(invalid(
+                    "int_from_float",
+                    "Input should be a valid integer, got a number with a fractional part",
+                ));
+            }
+        },
+        Value::Bool(b) => i128::from(*b),
+        Value::String(t) => match t.trim().parse::<i128>() {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(invalid(
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                ));
+            }
+        },
+        _ => return Err(invalid("int_type", "Input should be a valid integer")),
+    };
+    Ok(u64::try_from(n.max(0)).unwrap_or(u64::MAX))
 }
 
 fn subtree(tree: &ConfigTree, path: &[String]) -> Option<ConfigTree> {
@@ -689,9 +754,17 @@ async fn configure(
         let (m, _) = app.confirm();
         return success(Value::String(m));
     }
-    let minutes = confirm_time(&app, &data);
+    let minutes = match confirm_time(&app, &data) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let commands: Vec<Value> = match &data {
         Value::Array(a) => a.clone(),
+        Value::Object(o) if o.get("commands").is_some_and(Value::is_array) => o
+            .get("commands")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         v => vec![v.clone()],
     };
     let mut cmds = Vec::new();
@@ -862,7 +935,10 @@ async fn configure_section(
             return error(StatusCode::BAD_REQUEST, &m);
         }
     }
-    api_commit(&app, confirm_time(&app, &data), latency).await
+    match confirm_time(&app, &data) {
+        Ok(minutes) => api_commit(&app, minutes, latency).await,
+        Err(r) => r,
+    }
 }
 
 async fn config_file(
@@ -921,7 +997,10 @@ async fn config_file(
                     );
                 }
             };
-            let minutes = confirm_time(&app, &data);
+            let minutes = match confirm_time(&app, &data) {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
             let _serial = app.api_lock().lock().await;
             let destructive = data
                 .get("destructive")
