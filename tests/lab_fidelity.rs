@@ -54,6 +54,8 @@ impl Lab {
                 "1",
                 "--reboot-seconds",
                 "1",
+                "--login-delay-ms",
+                "300",
             ],
             1,
         )
@@ -103,6 +105,39 @@ impl Lab {
         )
     }
 
+    /// The system `ssh` with password authentication (the password comes from an askpass
+    /// script, one prompt only).
+    fn ssh_password(&self, user: &str, password: &str, command: &str) -> (String, Option<i32>) {
+        let askpass = self.path(&format!("askpass-{user}-{}", password.len()));
+        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let askpass = askpass.display().to_string();
+        let (out, _, rc) = self.ssh_env(
+            user,
+            &[
+                "-o",
+                "BatchMode=no",
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "PubkeyAuthentication=no",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ],
+            &[
+                ("SSH_ASKPASS", askpass.as_str()),
+                ("SSH_ASKPASS_REQUIRE", "force"),
+                ("DISPLAY", ":0"),
+            ],
+            command,
+            "",
+        );
+        (out, rc)
+    }
+
     fn ssh_as(
         &self,
         user: &str,
@@ -110,7 +145,19 @@ impl Lab {
         command: &str,
         stdin: &str,
     ) -> (String, String, Option<i32>) {
+        self.ssh_env(user, auth, &[], command, stdin)
+    }
+
+    fn ssh_env(
+        &self,
+        user: &str,
+        auth: &[&str],
+        env: &[(&str, &str)],
+        command: &str,
+        stdin: &str,
+    ) -> (String, String, Option<i32>) {
         let mut child = Command::new("ssh")
+            .envs(env.iter().copied())
             .args(["-F", "/dev/null", "-T"])
             .args(auth)
             .arg("-o")
@@ -489,4 +536,86 @@ fn confirm_time_is_coerced_or_refused_as_the_api_validates_it() {
         lab.retrieve("returnValue", &["system", "host-name"])["data"],
         json!("batch")
     );
+}
+
+#[test]
+fn control_token_exec_user_and_logins_checked_against_the_config() {
+    let lab = Lab::start("1.4", "");
+    let control = lab.control();
+    let token = lab.info["control_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The control URL carries the token; without it, 401; with the header, served.
+    let bare = control.replace(&format!("/t/{token}"), "");
+    assert_ne!(bare, control);
+    assert_eq!(curl(&[&bare]).0, 401);
+    assert_eq!(curl(&["-X", "POST", &format!("{bare}/reboot")]).0, 401);
+    assert_eq!(curl(&["-H", "Authorization: Bearer nope", &bare]).0, 401);
+    assert_eq!(
+        curl(&["-H", &format!("Authorization: Bearer {token}"), &bare]).0,
+        200
+    );
+    // /exec runs as the configured user, logged `via: control`; an unknown user is a 404.
+    let exec = |body: Value| {
+        let (status, text) = curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body.to_string(),
+            &format!("{control}/exec"),
+        ]);
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (status, reply) = exec(json!({"command": "show host name"}));
+    assert_eq!((status, reply["stdout"].clone()), (200, json!("r1\n")));
+    assert_eq!(
+        exec(json!({"command": "show host name", "user": "mallory"})).0,
+        404
+    );
+    let log: Value =
+        serde_json::from_str(&curl(&[&format!("{control}/log")]).1).unwrap_or(Value::Null);
+    let entry = log
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["command"] == json!("show host name")))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        (entry["via"].clone(), entry["user"].clone()),
+        (json!("control"), json!("vyos"))
+    );
+    // A plaintext password is stored hashed at commit; logins then follow `system login user`.
+    let public = read(&lab.path("id.pub"));
+    let mut key = public.split_whitespace();
+    let (kind, blob) = (
+        key.next().unwrap_or_default(),
+        key.next().unwrap_or_default(),
+    );
+    let (out, rc) = lab.script(&format!(
+        "set system login user alice authentication plaintext-password 'S3cret-pw'\n\
+         set system login user vyos authentication public-keys test key '{blob}'\n\
+         set system login user vyos authentication public-keys test type '{kind}'\n\
+         commit\nsave\nexit\n"
+    ));
+    assert_eq!((out.as_str(), rc), ("", Some(0)));
+    let (commands, _, _) = lab.ssh("show configuration commands", "");
+    assert!(
+        commands.contains("set system login user alice authentication encrypted-password '$6$"),
+        "{commands}"
+    );
+    assert!(!commands.contains("plaintext-password"), "{commands}");
+    assert!(!commands.contains("S3cret"), "{commands}");
+    let (out, rc) = lab.ssh_password("alice", "S3cret-pw", "show host name");
+    assert_eq!((out.as_str(), rc), ("r1\n", Some(0)));
+    // A failed login is answered only after the login delay (300 ms in this lab).
+    let started = Instant::now();
+    let (out, rc) = lab.ssh_password("alice", "wrong", "show host name");
+    assert_eq!((out.as_str(), rc), ("", Some(255)));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The lab file's password no longer opens the box: the config defines the users now.
+    let (_, rc) = lab.ssh_password("vyos", "vyos", "show host name");
+    assert_eq!(rc, Some(255));
 }

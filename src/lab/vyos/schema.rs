@@ -353,6 +353,31 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
         On::All,
     ),
     ("system host-name", Kind::Single, Some(host_name), On::All),
+    (
+        "system login user * authentication plaintext-password",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication encrypted-password",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication public-keys * key",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication public-keys * type",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    ("system login user * full-name", Kind::Single, None, On::All),
     ("system domain-name", Kind::Single, None, On::All),
     ("system name-server", Kind::Multi, None, On::All),
     ("system time-zone", Kind::Single, None, On::All),
@@ -398,6 +423,7 @@ const TAGS: &[(&str, Option<Check>)] = &[
     ("interfaces loopback", Some(loopback_name)),
     ("service https api keys id", None),
     ("system login user", None),
+    ("system login user * authentication public-keys", None),
 ];
 
 fn matches(pattern: &str, words: &[String]) -> bool {
