@@ -619,3 +619,96 @@ fn control_token_exec_user_and_logins_checked_against_the_config() {
     let (_, rc) = lab.ssh_password("vyos", "vyos", "show host name");
     assert_eq!(rc, Some(255));
 }
+
+/// `vnfsync lab ARGS…` expected to refuse its arguments: exit 64 and a message on stderr.
+fn refused_args(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .arg("lab")
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("vnfsync lab: {e}"));
+    assert_eq!(out.status.code(), Some(64), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_options_and_lab_files_exit_64() {
+    assert!(refused_args(&["--vyos", "0"]).contains("at least one appliance"));
+    assert!(refused_args(&["--vyos", "1", "--port-base", "80"]).contains("privileged"));
+    assert!(refused_args(&["--vyos", "3", "--port-base", "65530"]).contains("above 65535"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (yaml, message) in [
+        ("appliances:\n  - name: 'r 1'\n", "not a DNS label"),
+        ("appliances:\n  - name: r1.example\n", "not a DNS label"),
+        ("appliances:\n  - name: -r1\n", "not a DNS label"),
+        (
+            "appliances:\n  - name: r1\n    api_key: ''\n",
+            "api_key is empty",
+        ),
+        ("appliances: []\n", "at least one"),
+    ] {
+        let file = dir.path().join("lab.yaml");
+        std::fs::write(&file, yaml).unwrap_or_else(|e| panic!("{e}"));
+        let err = refused_args(&["--file", &file.display().to_string()]);
+        assert!(err.contains(message), "{yaml}: {err}");
+    }
+}
+
+#[test]
+fn listed_departures_behave_as_documented() {
+    let lab = Lab::start("1.4", "");
+    // A Linux program: the lab has no userland (Known departures), and says so as vbash would.
+    let (out, err, rc) = lab.ssh("id", "");
+    assert_eq!(
+        (out.as_str(), err.as_str(), rc),
+        ("", "vbash: line 1: id: command not found\n", Some(127))
+    );
+    // `sg vyattacfg -c "vbash -s"` (the documented way, §4.1) reads the script from stdin.
+    let (out, _, rc) = lab.ssh(
+        "sg vyattacfg -c \"vbash -s\"",
+        &format!("{HEAD}set system host-name 'via-sg'\ncommit\nexit discard\necho done\n"),
+    );
+    assert_eq!((out.as_str(), rc), ("done\n", Some(0)));
+    assert_eq!(
+        lab.retrieve("returnValue", &["system", "host-name"])["data"],
+        json!("via-sg")
+    );
+    // The control endpoint is the console: a change that locks SSH out still gets its answer
+    // there, and the console can undo it.
+    let exec = |stdin: &str| {
+        let (status, text) = curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &json!({"command": "vbash -s", "stdin": format!("{HEAD}{stdin}")}).to_string(),
+            &format!("{}/exec", lab.control()),
+        ]);
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (status, reply) = exec(
+        "set firewall ipv4 input filter rule 10 action 'drop'\n\
+         set firewall ipv4 input filter rule 10 protocol 'tcp'\n\
+         set firewall ipv4 input filter rule 10 destination port '22'\n\
+         commit\necho locked\nexit discard\n",
+    );
+    assert_eq!(
+        (status, reply["stdout"].clone()),
+        (200, json!("locked\n")),
+        "{reply}"
+    );
+    eventually("the lockout", || {
+        lab.ssh("show host name", "").2 == Some(255)
+    });
+    let (status, reply) = exec("delete firewall\ncommit\necho open\nexit discard\n");
+    assert_eq!(
+        (status, reply["stdout"].clone()),
+        (200, json!("open\n")),
+        "{reply}"
+    );
+    let (out, _, rc) = lab.ssh("show host name", "");
+    assert_eq!((out.as_str(), rc), ("via-sg\n", Some(0)));
+}
