@@ -456,16 +456,23 @@ impl Appliance {
     /// active config defines users (the stored `encrypted-password`), else the lab file's
     /// credentials.
     pub fn login_password_ok(&self, user: &str, password: &str) -> bool {
-        let st = self.lock();
-        match login_users(&st.active) {
-            Some(users) => users.child(user).is_some_and(|u| {
+        // Read what is stored under the lock; hash (slow on purpose) after releasing it.
+        let stored = {
+            let st = self.lock();
+            login_users(&st.active).map(|users| {
                 let auth = |leaf: &str| {
-                    u.get(&["authentication", leaf])
+                    users
+                        .get(&[user, "authentication", leaf])
                         .and_then(|n| n.values().first().cloned())
                 };
-                auth("encrypted-password").is_some_and(|h| super::crypt::verify(password, &h))
-                    || auth("plaintext-password").is_some_and(|p| p == password)
-            }),
+                (auth("encrypted-password"), auth("plaintext-password"))
+            })
+        };
+        match stored {
+            Some((hash, plain)) => {
+                hash.is_some_and(|h| super::crypt::verify(password, &h))
+                    || plain.is_some_and(|p| p == password)
+            }
             None => user == self.spec.user && password == self.spec.password,
         }
     }
