@@ -1,0 +1,416 @@
+//! Unit tests of the journal over real files in a temporary directory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::Timestamp;
+
+use super::*;
+
+/// A pinned clock, in milliseconds since the epoch.
+struct Clock(Arc<AtomicI64>);
+
+impl Clock {
+    fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+const T0: i64 = 1_780_000_000_000;
+
+fn open_at(path: &Path) -> (Journal, Clock) {
+    let ms = Arc::new(AtomicI64::new(T0));
+    let c = ms.clone();
+    let j = Journal::open(
+        path,
+        Options {
+            create: true,
+            clock: Some(Arc::new(move || {
+                Timestamp::from_millisecond(c.load(Ordering::SeqCst))
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+            })),
+        },
+    )
+    .unwrap();
+    (j, Clock(ms))
+}
+
+fn intent(appliance: &str, key: &str) -> Intent {
+    Intent {
+        appliance: appliance.into(),
+        kind: OpKind::Apply,
+        commit: "c0ffee".into(),
+        idempotency_key: key.into(),
+        planned: vec!["set firewall ipv4 name WAN-IN rule 10 action 'accept'".into()],
+        ..Intent::default()
+    }
+}
+
+/// Drive a fresh operation to `state` along the allowed path.
+fn reach(j: &Journal, op: &Operation, state: OpState) -> Operation {
+    use OpState::*;
+    let path: &[OpState] = match state {
+        Pending => &[],
+        InProgress => &[InProgress],
+        AwaitingConfirm => &[InProgress, AwaitingConfirm],
+        Completed => &[InProgress, AwaitingConfirm, Completed],
+        RolledBack => &[InProgress, AwaitingConfirm, RolledBack],
+        Failed => &[Failed],
+    };
+    let mut op = op.clone();
+    for &s in path {
+        op = j.change(op.id, Change::to(s)).wait().unwrap();
+    }
+    assert_eq!(op.state, state);
+    op
+}
+
+#[test]
+fn every_transition_through_the_journal_follows_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = open_at(&dir.path().join(FILE_NAME));
+    for from in OpState::ALL {
+        for to in OpState::ALL {
+            let op = j
+                .begin(intent("edge-1", ""))
+                .wait()
+                .unwrap()
+                .into_operation();
+            let op = reach(&j, &op, from);
+            let got = j.change(op.id, Change::to(to)).wait();
+            match (from.can_go_to(to), got) {
+                (true, Ok(after)) => {
+                    assert_eq!(after.state, to);
+                    assert_eq!(after.finished.is_some(), to.is_final());
+                }
+                (false, Err(JournalError::Transition { from: f, to: t, .. })) => {
+                    assert_eq!((f, t), (from, to));
+                    assert!(!from.is_final());
+                }
+                (false, Err(JournalError::Finished { state, .. })) => {
+                    assert_eq!(state, from);
+                    assert!(from.is_final());
+                }
+                (allowed, got) => panic!("{from} → {to}: allowed {allowed}, got {got:?}"),
+            }
+            // A refused change wrote nothing.
+            let now = j.get(op.id).wait().unwrap().unwrap();
+            assert_eq!(now.state, if from.can_go_to(to) { to } else { from });
+        }
+    }
+}
+
+#[test]
+fn begin_is_durable_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let first = {
+        let (j, _) = open_at(&path);
+        let Begun::New(op) = j.begin(intent("edge-1", "k1")).wait().unwrap() else {
+            panic!("a new key makes a new operation")
+        };
+        // Same key while in flight: the same operation, nothing new.
+        let again = j.begin(intent("edge-1", "k1")).wait().unwrap();
+        assert_eq!(again, Begun::InFlight(op.clone()));
+        op
+    };
+    // Reopened: the intent survived the close.
+    let (j, _) = open_at(&path);
+    assert_eq!(j.get(first.id).wait().unwrap().as_ref(), Some(&first));
+    let done = reach(&j, &first, OpState::Completed);
+    let Begun::Completed(same) = j.begin(intent("edge-1", "k1")).wait().unwrap() else {
+        panic!("a completed key answers the completed operation")
+    };
+    assert_eq!(same, done);
+    // A failed operation may be retried: a new operation linking to it.
+    let failed = j
+        .begin(intent("edge-1", "k2"))
+        .wait()
+        .unwrap()
+        .into_operation();
+    let failed = reach(&j, &failed, OpState::Failed);
+    let Begun::New(retry) = j.begin(intent("edge-1", "k2")).wait().unwrap() else {
+        panic!("a failed key is retried")
+    };
+    assert_eq!(retry.retry_of, Some(failed.id));
+    assert!(retry.id > failed.id);
+    // Rolled back too.
+    let rb = reach(&j, &retry, OpState::RolledBack);
+    let Begun::New(again) = j.begin(intent("edge-1", "k2")).wait().unwrap() else {
+        panic!("a rolled-back key is retried")
+    };
+    assert_eq!(again.retry_of, Some(rb.id));
+}
+
+#[test]
+fn in_flight_lists_exactly_the_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = open_at(&dir.path().join(FILE_NAME));
+    let mut expect = Vec::new();
+    for (i, s) in OpState::ALL.into_iter().enumerate() {
+        let op = j
+            .begin(intent(&format!("a{i}"), ""))
+            .wait()
+            .unwrap()
+            .into_operation();
+        let op = reach(&j, &op, s);
+        if !s.is_final() {
+            expect.push(op);
+        }
+    }
+    assert_eq!(j.in_flight().wait().unwrap(), expect);
+}
+
+#[test]
+fn changes_record_steps_and_what_was_learnt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, clock) = open_at(&dir.path().join(FILE_NAME));
+    let op = j
+        .begin(intent("edge-1", ""))
+        .wait()
+        .unwrap()
+        .into_operation();
+    clock.set(T0 + 1000);
+    let op = j
+        .change(
+            op.id,
+            Change::to(OpState::InProgress)
+                .step("snapshot taken")
+                .snapshot("snap-1")
+                .attempt(),
+        )
+        .wait()
+        .unwrap();
+    clock.set(T0 + 2000);
+    let deadline = Timestamp::from_millisecond(T0 + 62_000).unwrap();
+    let op = j
+        .change(
+            op.id,
+            Change::to(OpState::AwaitingConfirm)
+                .confirm_deadline(deadline)
+                .vendor_ref("commit 42")
+                .response("{\"success\": true}"),
+        )
+        .wait()
+        .unwrap();
+    let op = j
+        .change(
+            op.id,
+            Change::to(OpState::Failed).error(ErrorRecord::new(
+                "VNF_TIMEOUT",
+                true,
+                "probe timed out",
+            )),
+        )
+        .wait()
+        .unwrap();
+    assert_eq!(op.snapshot_id.as_deref(), Some("snap-1"));
+    assert_eq!(op.attempts, 1);
+    assert_eq!(op.confirm_deadline, Some(deadline));
+    assert_eq!(
+        op.started,
+        Some(Timestamp::from_millisecond(T0 + 1000).unwrap())
+    );
+    assert_eq!(
+        op.error.as_ref().map(|e| e.code.as_str()),
+        Some("VNF_TIMEOUT")
+    );
+    let steps: Vec<_> = op.steps.iter().map(|s| s.what.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "pending: intent recorded",
+            "in_progress: snapshot taken",
+            "awaiting_confirm",
+            "failed"
+        ]
+    );
+    // A finished operation takes no notes either.
+    assert!(matches!(
+        j.change(op.id, Change::note("late")).wait(),
+        Err(JournalError::Finished { .. })
+    ));
+    let missing = OpId::from_key(1);
+    assert_eq!(
+        j.change(missing, Change::note("x")).wait(),
+        Err(JournalError::NotFound { id: missing })
+    );
+}
+
+#[test]
+fn status_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = open_at(&dir.path().join(FILE_NAME));
+    j.update_status("edge-1", |s| {
+        s.reachable = true;
+        s.last_applied_commit = Some("c1".into());
+    })
+    .wait()
+    .unwrap();
+    let s = j
+        .update_status("edge-1", |s| s.last_good_snapshot = Some("s2".into()))
+        .wait()
+        .unwrap();
+    assert!(s.reachable);
+    assert_eq!(s.last_applied_commit.as_deref(), Some("c1"));
+    assert_eq!(j.status("edge-1").wait().unwrap(), Some(s));
+    assert_eq!(j.status("nope").wait().unwrap(), None);
+    for (i, app) in [(1, "edge-1"), (2, "edge-1"), (3, "edge-10")] {
+        j.record_snapshot(SnapshotEntry {
+            appliance: app.into(),
+            id: format!("s{i}"),
+            commit: "c1".into(),
+            taken: Timestamp::from_millisecond(T0 + i).unwrap(),
+            location: format!("rollback/{app}/s{i}.boot"),
+        })
+        .wait()
+        .unwrap();
+    }
+    let ids: Vec<_> = j
+        .snapshots("edge-1")
+        .wait()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, ["s2", "s1"]);
+}
+
+/// 60 operations over 3 appliances, 2 kinds, 3 commits, one per second.
+fn populated(j: &Journal, clock: &Clock) -> Vec<Operation> {
+    let mut all = Vec::new();
+    for i in 0..60i64 {
+        clock.set(T0 + i * 1000);
+        let mut it = intent(&format!("edge-{}", i % 3), "");
+        it.kind = if i % 4 == 0 {
+            OpKind::DriftCheck
+        } else {
+            OpKind::Apply
+        };
+        it.commit = format!("c{}", i % 5);
+        let op = j.begin(it).wait().unwrap().into_operation();
+        let op = match i % 3 {
+            0 => reach(j, &op, OpState::Completed),
+            1 => reach(j, &op, OpState::Failed),
+            _ => op,
+        };
+        all.push(op);
+    }
+    all.reverse();
+    all
+}
+
+#[test]
+fn queries_follow_the_filters_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, clock) = open_at(&dir.path().join(FILE_NAME));
+    let all = populated(&j, &clock);
+    let at = |s: i64| Some(Timestamp::from_millisecond(T0 + s * 1000).unwrap());
+    let cases: Vec<Query> = vec![
+        Query::default(),
+        Query {
+            appliance: Some("edge-1".into()),
+            ..Query::default()
+        },
+        Query {
+            state: Some(OpState::Completed),
+            ..Query::default()
+        },
+        Query {
+            kind: Some(OpKind::DriftCheck),
+            ..Query::default()
+        },
+        Query {
+            commit: Some("c3".into()),
+            ..Query::default()
+        },
+        Query {
+            since: at(10),
+            until: at(20),
+            ..Query::default()
+        },
+        Query {
+            appliance: Some("edge-2".into()),
+            state: Some(OpState::Pending),
+            since: at(30),
+            ..Query::default()
+        },
+        Query {
+            commit: Some("c1".into()),
+            kind: Some(OpKind::Apply),
+            until: at(40),
+            ..Query::default()
+        },
+        Query {
+            appliance: Some("nope".into()),
+            ..Query::default()
+        },
+    ];
+    for q in cases {
+        let expect: Vec<_> = all.iter().filter(|op| q.matches(op)).cloned().collect();
+        // One big page.
+        let page = j
+            .query(Query {
+                limit: 1000,
+                ..q.clone()
+            })
+            .wait()
+            .unwrap();
+        assert_eq!(page.ops, expect, "{q:?}");
+        assert_eq!(page.next, None);
+        // Pages of 7, following the cursor, give the same list.
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let p = j
+                .query(Query {
+                    limit: 7,
+                    after,
+                    ..q.clone()
+                })
+                .wait()
+                .unwrap();
+            assert!(p.ops.len() <= 7);
+            paged.extend(p.ops);
+            match p.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(paged, expect, "paged {q:?}");
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let (j, _) = open_at(&path);
+        let mut it = intent("edge-1", "");
+        it.planned.push(
+            "set system login user ops authentication plaintext-password 'CANARY-PW-1'".into(),
+        );
+        it.request_summary = Some(r#"{"key": "CANARY-KEY-2", "op": "set"}"#.into());
+        let op = j.begin(it).wait().unwrap().into_operation();
+        j.change(
+            op.id,
+            Change::to(OpState::Failed)
+                .response("api-key=CANARY-KEY-2 rejected")
+                .error(ErrorRecord::new(
+                    "VNF_AUTH",
+                    false,
+                    "password CANARY-PW-1 refused",
+                )),
+        )
+        .wait()
+        .unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    for canary in ["CANARY-PW-1", "CANARY-KEY-2"] {
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "{canary} is in the file"
+        );
+    }
+}
