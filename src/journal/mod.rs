@@ -141,6 +141,7 @@ struct Inner {
     thread: Option<JoinHandle<()>>,
     clock: Clock,
     opened: Opened,
+    commits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -264,13 +265,15 @@ impl Journal {
                 .unwrap_or(0)
         };
         let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(Timestamp::now));
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn({
                 let db = db.clone();
                 let clock = clock.clone();
-                move || writer::run(db, rx, clock, last_id)
+                let commits = commits.clone();
+                move || writer::run(db, rx, clock, last_id, commits)
             })
             .map_err(|e| JournalError::Open {
                 path: path.clone(),
@@ -287,6 +290,7 @@ impl Journal {
                     from_version,
                     repaired: repaired.load(std::sync::atomic::Ordering::SeqCst),
                 },
+                commits,
             }),
         })
     }
@@ -298,6 +302,14 @@ impl Journal {
     /// What opening found: the version migrated from, whether redb repaired the file.
     pub fn opened(&self) -> Opened {
         self.inner.opened
+    }
+
+    /// How many durable commits the writer thread made since open (each may carry many
+    /// writes: group commit).
+    pub fn commits(&self) -> u64 {
+        self.inner
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The journal's clock (pinned in tests).

@@ -414,3 +414,46 @@ fn secrets_never_reach_the_file() {
         );
     }
 }
+
+/// Many concurrent callers on one current-thread runtime: if a call blocked the worker, every
+/// write would be its own commit; the writer thread folds them into few durable commits, and
+/// each caller's write is there after a reopen.
+#[test]
+fn concurrent_writers_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let (j, _) = open_at(&path);
+    let before = j.commits();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ids = rt.block_on(async {
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let j = j.clone();
+                tokio::spawn(async move {
+                    let op = j
+                        .begin(intent(&format!("a{}", i % 20), ""))
+                        .await?
+                        .into_operation();
+                    j.change(op.id, Change::to(OpState::InProgress)).await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().unwrap().id);
+        }
+        ids
+    });
+    let commits = j.commits() - before;
+    assert!(commits < 100, "400 writes took {commits} commits");
+    drop(j);
+    let (j, _) = open_at(&path);
+    for id in ids {
+        assert_eq!(
+            j.get(id).wait().unwrap().unwrap().state,
+            OpState::InProgress
+        );
+    }
+}

@@ -12,6 +12,7 @@
 //! caller of it is told its write is durable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use jiff::Timestamp;
@@ -85,7 +86,13 @@ impl<T: Send + 'static> Job for Typed<T> {
 }
 
 /// The thread's loop: runs until every `Journal` handle is dropped.
-pub(crate) fn run(db: Arc<Database>, rx: Receiver<Box<dyn Job>>, clock: Clock, mut last_id: u128) {
+pub(crate) fn run(
+    db: Arc<Database>,
+    rx: Receiver<Box<dyn Job>>,
+    clock: Clock,
+    mut last_id: u128,
+    commits: Arc<AtomicU64>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -96,8 +103,11 @@ pub(crate) fn run(db: Arc<Database>, rx: Receiver<Box<dyn Job>>, clock: Clock, m
         }
         let saved_last = last_id;
         let outcome = commit_batch(&db, &mut batch, clock(), &mut last_id);
-        if outcome.is_err() {
-            last_id = saved_last;
+        match outcome {
+            Ok(()) => {
+                commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => last_id = saved_last,
         }
         for job in batch {
             job.answer(outcome.as_ref().err().cloned());
