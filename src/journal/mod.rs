@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
+mod migrate;
 mod query;
 mod record;
 mod redact;
@@ -44,6 +46,7 @@ use jiff::Timestamp;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
 use tokio::sync::oneshot;
 
+pub use check::CheckReport;
 pub use query::{Cursor, Page, Query};
 pub use record::{
     ApplianceStatus, Breaker, Change, CommitMode, ErrorRecord, Intent, OpId, OpKind, OpState,
@@ -444,49 +447,41 @@ impl Journal {
         })
     }
 
+    /// Verify the file: indexes agree with the records both ways, every unfinished operation
+    /// has its in-flight entry and no finished one has, idempotency entries point at
+    /// operations with that key. Reads everything: for `vnfsync journal check`, not hot paths.
+    pub fn check(&self) -> Reading<CheckReport> {
+        let opened = self.inner.opened;
+        self.read(move |r| check::run(r, opened))
+    }
+
+    /// Every operation created at or after `since`, oldest first, passed to `each` (the audit
+    /// export). Blocking.
+    pub fn export(
+        &self,
+        since: Option<Timestamp>,
+        mut each: impl FnMut(&Operation) -> std::io::Result<()> + Send + 'static,
+    ) -> Reading<u64> {
+        self.read(move |r| {
+            let lo = since.map(OpId::lower_bound).unwrap_or(0);
+            let mut n = 0;
+            for entry in r.ops.range(lo..).map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                let op: Operation =
+                    store::decode("ops", &OpId::from_key(k.value()).to_string(), v.value())?;
+                if since.is_some_and(|t| op.created < t) {
+                    continue;
+                }
+                each(&op).map_err(|e| JournalError::Storage(format!("writing the export: {e}")))?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
     /// Operations matching `query`, newest first, one page at a time (see [`Query`]).
     pub fn query(&self, query: Query) -> Reading<Page> {
         self.read(move |r| query::run(r, &query))
-    }
-}
-
-mod migrate {
-    //! Schema version bookkeeping at open.
-    use std::path::Path;
-
-    use redb::{Database, ReadableTable};
-
-    use super::store::{META, SCHEMA_VERSION, VERSION_KEY, W, storage};
-    use super::{JournalError, Result};
-
-    /// Record the version of a new file, migrate an older one, refuse a newer one; all in one
-    /// write transaction. Returns the version the file had.
-    pub(super) fn prepare(db: &Database, path: &Path) -> Result<u64> {
-        let mut txn = db.begin_write().map_err(storage)?;
-        txn.set_quick_repair(true);
-        let found = {
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            let found = meta.get(VERSION_KEY).map_err(storage)?.map(|g| g.value());
-            match found {
-                Some(v) if v > SCHEMA_VERSION => {
-                    return Err(JournalError::NewerSchema {
-                        path: path.to_path_buf(),
-                        found: v,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-                Some(v) if v == SCHEMA_VERSION => v,
-                _ => {
-                    meta.insert(VERSION_KEY, SCHEMA_VERSION).map_err(storage)?;
-                    found.unwrap_or(SCHEMA_VERSION)
-                }
-            }
-        };
-        // Every table exists from here on, so readers can open them all.
-        let mut last = 0;
-        drop(W::open(&txn, &mut last)?);
-        txn.commit().map_err(storage)?;
-        Ok(found)
     }
 }
 

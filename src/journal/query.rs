@@ -1,7 +1,7 @@
 //! Queries over the index tables, newest first, paged by cursor.
 //!
-//! A query walks one index (the most selective its filters allow: commit, appliance, kind,
-//! state, else the operations table itself), inside the id range its time bounds give (ids are
+//! A query walks one index (the most selective its filters allow: commit, appliance and
+//! state, appliance, kind, state, else the operations table itself), inside the id range its time bounds give (ids are
 //! UUIDv7, so a time range is a key range), and checks the other filters on each record it
 //! loads. It stops after `limit` matches, so a query costs what it returns (plus what its
 //! other filters skip), not what the journal holds.
@@ -114,6 +114,18 @@ pub(crate) fn run(r: &R, q: &Query) -> Result<Page> {
     // `hi` is exclusive; redb ranges over `..hi` exclude it too.
     if let Some(c) = &q.commit {
         walk_str(&r.by_commit, c, lo, hi, &mut visit)?;
+    } else if let (Some(a), Some(s)) = (&q.appliance, q.state) {
+        for entry in r
+            .by_appliance_state
+            .range((a.as_str(), s.code(), lo)..(a.as_str(), s.code(), hi))
+            .map_err(storage)?
+            .rev()
+        {
+            let (k, _) = entry.map_err(storage)?;
+            if visit(k.value().2)?.is_break() {
+                break;
+            }
+        }
     } else if let Some(a) = &q.appliance {
         walk_str(&r.by_appliance, a, lo, hi, &mut visit)?;
     } else if let Some(k) = q.kind {

@@ -5,6 +5,8 @@
 //! - `ops`: op id (u128, UUIDv7 so time-ordered) → the operation as JSON.
 //! - indexes, value `()`: `by_appliance` (appliance, id), `by_state` (state code, id),
 //!   `by_kind` (kind code, id), `by_commit` (commit, id).
+//! - since version 2, `by_appliance_state` (appliance, state code, id): the charter's
+//!   "operations of X in state S" without reading X's other operations.
 //! - `idempotency`: key → the latest operation with that key.
 //! - `in_flight`: the ids of every non-final operation.
 //! - `appliances`: name → [`ApplianceStatus`] as JSON.
@@ -30,14 +32,17 @@ pub(crate) const BY_APPLIANCE: TableDefinition<(&str, u128), ()> =
 pub(crate) const BY_STATE: TableDefinition<(u8, u128), ()> = TableDefinition::new("by_state");
 pub(crate) const BY_KIND: TableDefinition<(u8, u128), ()> = TableDefinition::new("by_kind");
 pub(crate) const BY_COMMIT: TableDefinition<(&str, u128), ()> = TableDefinition::new("by_commit");
+pub(crate) const BY_APPLIANCE_STATE: TableDefinition<(&str, u8, u128), ()> =
+    TableDefinition::new("by_appliance_state");
 pub(crate) const IDEMPOTENCY: TableDefinition<&str, u128> = TableDefinition::new("idempotency");
 pub(crate) const IN_FLIGHT: TableDefinition<u128, ()> = TableDefinition::new("in_flight");
 pub(crate) const APPLIANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("appliances");
 pub(crate) const SNAPSHOTS: TableDefinition<(&str, i64, &str), &[u8]> =
     TableDefinition::new("snapshots");
 
-/// The schema version this code writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema version this code writes. 1: records and single-field indexes; 2: adds
+/// `by_appliance_state`.
+pub const SCHEMA_VERSION: u64 = 2;
 pub(crate) const VERSION_KEY: &str = "schema_version";
 
 pub(crate) fn storage(e: impl Into<redb::Error>) -> JournalError {
@@ -69,6 +74,7 @@ pub(crate) struct W<'t> {
     pub by_state: Table<'t, (u8, u128), ()>,
     pub by_kind: Table<'t, (u8, u128), ()>,
     pub by_commit: Table<'t, (&'static str, u128), ()>,
+    pub by_appliance_state: Table<'t, (&'static str, u8, u128), ()>,
     pub idempotency: Table<'t, &'static str, u128>,
     pub in_flight: Table<'t, u128, ()>,
     pub appliances: Table<'t, &'static str, &'static [u8]>,
@@ -85,6 +91,7 @@ impl<'t> W<'t> {
             by_state: txn.open_table(BY_STATE).map_err(storage)?,
             by_kind: txn.open_table(BY_KIND).map_err(storage)?,
             by_commit: txn.open_table(BY_COMMIT).map_err(storage)?,
+            by_appliance_state: txn.open_table(BY_APPLIANCE_STATE).map_err(storage)?,
             idempotency: txn.open_table(IDEMPOTENCY).map_err(storage)?,
             in_flight: txn.open_table(IN_FLIGHT).map_err(storage)?,
             appliances: txn.open_table(APPLIANCES).map_err(storage)?,
@@ -127,6 +134,9 @@ impl<'t> W<'t> {
         self.by_state
             .insert((op.state.code(), k), ())
             .map_err(storage)?;
+        self.by_appliance_state
+            .insert((op.appliance.as_str(), op.state.code(), k), ())
+            .map_err(storage)?;
         self.by_kind
             .insert((op.kind.code(), k), ())
             .map_err(storage)?;
@@ -163,6 +173,9 @@ impl<'t> W<'t> {
         self.by_state
             .remove((op.state.code(), k))
             .map_err(storage)?;
+        self.by_appliance_state
+            .remove((op.appliance.as_str(), op.state.code(), k))
+            .map_err(storage)?;
         self.by_kind.remove((op.kind.code(), k)).map_err(storage)?;
         self.by_commit
             .remove((op.commit.as_str(), k))
@@ -193,6 +206,13 @@ impl<'t> W<'t> {
                 .map_err(storage)?;
             self.by_state
                 .insert((op.state.code(), k), ())
+                .map_err(storage)?;
+            let a = op.appliance.as_str();
+            self.by_appliance_state
+                .remove((a, old_state.code(), k))
+                .map_err(storage)?;
+            self.by_appliance_state
+                .insert((a, op.state.code(), k), ())
                 .map_err(storage)?;
             if op.state.is_final() {
                 self.in_flight.remove(k).map_err(storage)?;
@@ -423,6 +443,7 @@ pub(crate) struct R {
     pub by_state: ReadOnlyTable<(u8, u128), ()>,
     pub by_kind: ReadOnlyTable<(u8, u128), ()>,
     pub by_commit: ReadOnlyTable<(&'static str, u128), ()>,
+    pub by_appliance_state: ReadOnlyTable<(&'static str, u8, u128), ()>,
     pub idempotency: ReadOnlyTable<&'static str, u128>,
     pub in_flight: ReadOnlyTable<u128, ()>,
     pub appliances: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -437,6 +458,7 @@ impl R {
             by_state: txn.open_table(BY_STATE).map_err(storage)?,
             by_kind: txn.open_table(BY_KIND).map_err(storage)?,
             by_commit: txn.open_table(BY_COMMIT).map_err(storage)?,
+            by_appliance_state: txn.open_table(BY_APPLIANCE_STATE).map_err(storage)?,
             idempotency: txn.open_table(IDEMPOTENCY).map_err(storage)?,
             in_flight: txn.open_table(IN_FLIGHT).map_err(storage)?,
             appliances: txn.open_table(APPLIANCES).map_err(storage)?,

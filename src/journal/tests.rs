@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
+use redb::ReadableDatabase;
 
 use super::*;
 
@@ -456,4 +457,114 @@ fn concurrent_writers_share_commits() {
             OpState::InProgress
         );
     }
+}
+
+/// The fixture `tests/data/journal/v1.redb` was written by the version-1 code (commit
+/// 73d80f8: `populated` above, then a status and a snapshot). Opening it migrates it to the
+/// current version in one transaction, keeps every record, and builds the new index.
+#[test]
+fn a_version_1_file_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/journal/v1.redb"),
+        &path,
+    )
+    .unwrap();
+    let (j, _) = open_at(&path);
+    assert_eq!(j.opened().from_version, 1);
+    let report = j.check().wait().unwrap();
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!((report.schema_version, report.operations), (2, 60));
+    let all = j
+        .query(Query {
+            limit: 1000,
+            ..Query::default()
+        })
+        .wait()
+        .unwrap()
+        .ops;
+    assert_eq!(all.len(), 60);
+    // The version-2 index answers appliance + state.
+    for s in OpState::ALL {
+        let q = Query {
+            appliance: Some("edge-2".into()),
+            state: Some(s),
+            limit: 1000,
+            ..Query::default()
+        };
+        let expect: Vec<_> = all.iter().filter(|op| q.matches(op)).cloned().collect();
+        assert_eq!(j.query(q).wait().unwrap().ops, expect);
+    }
+    assert!(j.status("edge-1").wait().unwrap().unwrap().reachable);
+    assert_eq!(j.snapshots("edge-1").wait().unwrap().len(), 1);
+    // New writes keep going, after the old ids.
+    let op = j
+        .begin(intent("edge-1", ""))
+        .wait()
+        .unwrap()
+        .into_operation();
+    assert!(op.id > all[0].id);
+    drop(j);
+    let (j, _) = open_at(&path);
+    assert_eq!(j.opened().from_version, 2);
+}
+
+#[test]
+fn a_newer_file_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    drop(open_at(&path));
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(store::META)
+            .unwrap()
+            .insert(store::VERSION_KEY, 3)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let err = Journal::open(&path, Options::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the journal has schema version 3, newer than the version 2 this vnfsync understands; use a newer vnfsync",
+            path.display()
+        )
+    );
+    // Nothing was written: still version 3 (redb itself touches its header on open, so the
+    // bytes are not compared).
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let meta = txn.open_table(store::META).unwrap();
+    assert_eq!(meta.get(store::VERSION_KEY).unwrap().unwrap().value(), 3);
+}
+
+#[test]
+fn check_finds_broken_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let (j, clock) = open_at(&path);
+    let all = populated(&j, &clock);
+    assert!(j.check().wait().unwrap().problems.is_empty());
+    drop(j);
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let pending = all.iter().find(|op| op.state == OpState::Pending).unwrap();
+        txn.open_table(store::IN_FLIGHT)
+            .unwrap()
+            .remove(pending.id.key())
+            .unwrap();
+        txn.open_table(store::BY_COMMIT)
+            .unwrap()
+            .insert(("c9", 7u128), ())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let (j, _) = open_at(&path);
+    let problems = j.check().wait().unwrap().problems;
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("not listed in flight"), "{problems:?}");
+    assert!(problems[1].starts_with("by_commit (c9,"), "{problems:?}");
 }
