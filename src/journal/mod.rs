@@ -32,6 +32,7 @@ mod migrate;
 mod query;
 mod record;
 mod redact;
+mod retention;
 mod store;
 mod writer;
 
@@ -53,6 +54,7 @@ pub use record::{
     Operation, ProbeResult, SnapshotEntry, Step,
 };
 pub use redact::{redact, sensitive};
+pub use retention::{Pruned, Retention};
 pub use store::{Begun, SCHEMA_VERSION};
 
 use store::{R, W, storage};
@@ -378,6 +380,13 @@ impl Journal {
     /// indexed like any other write; an id already present is replaced.
     pub fn import(&self, ops: Vec<Operation>) -> Ticket<usize> {
         self.submit(move |w, _| store::import(w, ops))
+    }
+
+    /// Forget operations and snapshot records `keep` does not keep, in one transaction
+    /// (never an in-flight operation or an appliance's last good snapshot). Run it
+    /// periodically so each run has little to do.
+    pub fn prune(&self, keep: Retention) -> Ticket<Pruned> {
+        self.submit(move |w, now| retention::prune(w, now, keep))
     }
 
     /// One operation by id.

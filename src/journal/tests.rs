@@ -568,3 +568,94 @@ fn check_finds_broken_indexes() {
     assert!(problems[0].contains("not listed in flight"), "{problems:?}");
     assert!(problems[1].starts_with("by_commit (c9,"), "{problems:?}");
 }
+
+#[test]
+fn retention_by_age_and_count_spares_in_flight_and_last_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, clock) = open_at(&dir.path().join(FILE_NAME));
+    const DAY: i64 = 24 * 3600 * 1000;
+    // Day 0..10, one operation per day on each of two appliances; day 0 of `a` stays in flight.
+    let mut stuck = None;
+    for d in 0..10 {
+        clock.set(T0 + d * DAY);
+        for a in ["a", "b"] {
+            let op = j.begin(intent(a, "")).wait().unwrap().into_operation();
+            if d == 0 && a == "a" {
+                stuck = Some(op.clone());
+            } else {
+                reach(&j, &op, OpState::Completed);
+            }
+            j.record_snapshot(SnapshotEntry {
+                appliance: a.into(),
+                id: format!("s{d}"),
+                commit: "c".into(),
+                taken: Timestamp::from_millisecond(T0 + d * DAY).unwrap(),
+                location: String::new(),
+            })
+            .wait()
+            .unwrap();
+        }
+    }
+    j.update_status("b", |s| s.last_good_snapshot = Some("s1".into()))
+        .wait()
+        .unwrap();
+    clock.set(T0 + 10 * DAY);
+    // Older than 5 days: days 0..5 go, except `a`'s in-flight day 0 and `b`'s last good s1.
+    let pruned = j
+        .prune(Retention {
+            max_age: Some(std::time::Duration::from_secs(5 * 24 * 3600)),
+            keep_per_appliance: None,
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            operations: 9,
+            snapshots: 9
+        }
+    );
+    let stuck = stuck.unwrap();
+    assert_eq!(
+        j.in_flight().wait().unwrap(),
+        vec![j.get(stuck.id).wait().unwrap().unwrap()]
+    );
+    let snaps = |a: &str| -> Vec<String> {
+        j.snapshots(a)
+            .wait()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(snaps("b"), ["s9", "s8", "s7", "s6", "s5", "s1"]);
+    // Keep 2 per appliance: the in-flight one stays on top of them.
+    let pruned = j
+        .prune(Retention {
+            max_age: None,
+            keep_per_appliance: Some(2),
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            operations: 3 + 3,
+            snapshots: 3 + 3
+        }
+    );
+    let left = |a: &str| {
+        j.query(Query {
+            appliance: Some(a.into()),
+            ..Query::default()
+        })
+        .wait()
+        .unwrap()
+        .ops
+        .len()
+    };
+    assert_eq!((left("a"), left("b")), (3, 2));
+    assert_eq!(snaps("a"), ["s9", "s8"]);
+    assert_eq!(snaps("b"), ["s9", "s8", "s1"]);
+    assert_eq!(j.check().wait().unwrap().problems, Vec::<String>::new());
+}
