@@ -39,6 +39,11 @@ pub(super) fn prepare(db: &redb::Database, path: &Path) -> Result<u64> {
         // A new file: every table is created below.
         None => SCHEMA_VERSION,
     };
+    if found == Some(SCHEMA_VERSION) {
+        // Nothing to write: spare the open a durable commit.
+        txn.abort().map_err(storage)?;
+        return Ok(SCHEMA_VERSION);
+    }
     for v in from..SCHEMA_VERSION {
         match v {
             1 => v1_to_v2(&txn)?,
