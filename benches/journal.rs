@@ -200,7 +200,7 @@ fn record(n: usize, start: Timestamp, in_flight: bool) -> Operation {
     let i = intent(appliance, n);
     let state = if in_flight {
         OpState::AwaitingConfirm
-    } else if n % 20 == 0 {
+    } else if n.is_multiple_of(20) {
         OpState::Failed
     } else {
         OpState::Completed
@@ -212,7 +212,7 @@ fn record(n: usize, start: Timestamp, in_flight: bool) -> Operation {
     Operation {
         id,
         appliance: i.appliance,
-        kind: if n % 5 == 0 {
+        kind: if n.is_multiple_of(5) {
             OpKind::DriftCheck
         } else {
             OpKind::Apply

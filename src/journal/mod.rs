@@ -326,7 +326,7 @@ impl Journal {
         &self,
         work: impl for<'a> FnOnce(&mut W<'a>, Timestamp) -> Result<T> + Send + 'static,
     ) -> Ticket<T> {
-        let (job, rx) = Typed::new(Box::new(work));
+        let (job, rx) = Typed::job(Box::new(work));
         let sent = match &self.inner.tx {
             Some(tx) => tx.send(job).map_err(|_| JournalError::Closed),
             None => Err(JournalError::Closed),
