@@ -4,8 +4,9 @@
 //! Owns the working copy and its edits, checked against `schema`. A session remembers the active
 //! config it was based on; when another session commits, [`Session::rebase`] replays this
 //! session's own changes on the new active config, which is how cstore's union mount looks to a
-//! user. Must not commit, print or know about front ends: `appliance` commits, `shell` and `api`
-//! word the outcomes.
+//! user. Must not commit, print or know about front ends: `appliance` commits, `confmode` and
+//! `api` word the outcomes. Besides the schema, the tree itself decides the shape of paths the
+//! schema does not know ([`shape_conflict`]): a leaf never gets children.
 
 use super::profile::Profile;
 use super::schema::{self, SchemaError};
@@ -122,7 +123,7 @@ impl Session {
     }
 
     /// [`Session::set`] with the default used when neither schema nor tree can tell whether
-    /// the last word is a value (the shell passes `true` for fully quoted lines).
+    /// the last word is a value (configuration mode passes `true` for fully quoted lines).
     pub fn set_guessing(
         &mut self,
         profile: Profile,
