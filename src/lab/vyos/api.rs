@@ -986,6 +986,15 @@ async fn config_file(
                 }
             };
             let tree = match ConfigTree::parse_any(&text) {
+                Ok(f) if let Some(p) = super::session::misshapen(&f.tree) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "Failed to parse specified config file: [{}] holds both values and children",
+                            p.join(" ")
+                        ),
+                    );
+                }
                 Ok(mut f) => {
                     super::schema::mark_tags(&mut f.tree);
                     f.tree

@@ -49,6 +49,26 @@ pub fn shape_conflict(tree: &ConfigTree, path: &[String], value: Option<&str>) -
     None
 }
 
+/// The path of the first node of `tree` that holds both values and children, if any: a
+/// shape no view can show the same way (a `set` commands file can write it; VyOS cannot hold
+/// it).
+pub fn misshapen(tree: &ConfigTree) -> Option<Vec<String>> {
+    fn walk(node: &vyos::Node, path: &mut Vec<String>) -> Option<Vec<String>> {
+        for c in node.children() {
+            path.push(c.name().to_owned());
+            if !c.values().is_empty() && !c.children().is_empty() {
+                return Some(path.clone());
+            }
+            if let Some(p) = walk(c, path) {
+                return Some(p);
+            }
+            path.pop();
+        }
+        None
+    }
+    walk(tree.root(), &mut Vec::new())
+}
+
 /// A working copy over the active config.
 #[derive(Debug, Clone, Default)]
 pub struct Session {
@@ -311,6 +331,37 @@ mod tests {
         );
         assert!(s.discard(&other));
         assert!(!s.changed(&other));
+    }
+
+    #[test]
+    fn shape_of_unknown_paths() {
+        let active = ConfigTree::parse_commands("set service foo 'a'").unwrap_or_default();
+        let mut s = Session::new(&active);
+        // Below a leaf with a value: the word after the value's place is the bad one.
+        let r = s.set(Profile::V14, &words("service foo a b"), None);
+        assert!(
+            matches!(
+                &r,
+                Err(SessionError::Schema(SchemaError::InvalidPath {
+                    bad: 3,
+                    ..
+                }))
+            ),
+            "{r:?}"
+        );
+        // A value for a node with children is the next path word.
+        let r = s.set(Profile::V14, &words("service"), Some("lldp"));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(s.working().exists(&["service", "lldp"]));
+        assert_eq!(misshapen(s.working()), None);
+        let mixed = ConfigTree::parse_commands("set service foo 'a'\nset service foo bar 'b'");
+        assert!(mixed.is_ok(), "{mixed:?}");
+        if let Ok(t) = mixed {
+            assert_eq!(
+                misshapen(&t),
+                Some(vec!["service".to_owned(), "foo".to_owned()])
+            );
+        }
     }
 
     #[test]
