@@ -276,7 +276,7 @@ fn check_confirm_window(a: &Appliance, dict: &Dictionary, diags: &mut Vec<Diagno
     const MINUTE: u128 = 60_000;
     let window = a.commit.confirm_window;
     let ms = window.0.as_millis();
-    if dict.vendor.as_str() != "vyos" || ms % MINUTE == 0 {
+    if dict.vendor.as_str() != "vyos" || ms.is_multiple_of(MINUTE) {
         return;
     }
     let below = ms / MINUTE;
