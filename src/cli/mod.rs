@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod check;
 pub mod lab;
+pub mod ops;
 pub mod schema;
 pub mod vyos;
 
@@ -73,6 +74,10 @@ pub enum Command {
     /// emulator (reads `SSH_ORIGINAL_COMMAND` and stdin to EOF, prints the output, exits with
     /// the emulated command's status).
     LabShell(lab::LabShellArgs),
+    /// List operations from the journal, newest first (filters, paging, text or JSON).
+    Ops(ops::OpsArgs),
+    /// Verify the journal file, or export its audit trail.
+    Journal(ops::JournalArgs),
 }
 
 /// Run the parsed command line.
@@ -83,6 +88,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),
         Command::LabShell(args) => lab::run_shell(args),
+        Command::Ops(args) => ops::run(args),
+        Command::Journal(args) => ops::run_journal(args),
     }
 }
 

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::Error;
 use super::natural::natural_cmp;
-use super::tree::{ConfigTree, Node, Values};
+use super::tree::{ConfigTree, Node, Values, validate_path_word};
 
 /// Deepest brace nesting accepted.
 pub const MAX_NESTING: usize = 200;
@@ -522,6 +522,7 @@ impl<'a> Parser<'a> {
                     Tok::Str(v) => v.into_owned(),
                     _ => String::new(),
                 };
+                let value_at = at;
                 let (tok, at) = self.bump()?;
                 match tok {
                     Tok::Newline | Tok::Eof => Ok(Node::from_parts(
@@ -533,6 +534,13 @@ impl<'a> Parser<'a> {
                         true,
                     )),
                     Tok::LBrace => {
+                        if let Err(message) = validate_path_word(&value) {
+                            return Err(Error::Syntax {
+                                line: value_at.line,
+                                column: value_at.column,
+                                message: format!("{message} (under \"{name}\")"),
+                            });
+                        }
                         let depth = self.deeper(depth, at)?;
                         let prefix = format!("{name} {value}");
                         let children = self.contents(depth, true, Some(&prefix))?;
@@ -669,15 +677,35 @@ mod tests {
             "a {\n b 1\n b 2\n b 1\n}",
             "set a b '1'\nset a b '2'\nset a b '1'\n",
         );
-        check("t \"x y\" {\n}\nt z {\n}\n", "set t x y\nset t z\n");
         check("/* one */ /* two */ a\n", "set a\ncomment a 'two'\n");
-        check("/*x*/ a\n", "set /*x*/ 'a'\n");
+        check("/*x*/ a\n", "set /\\*x\\*/ 'a'\n");
         check("// note\na // trailing\n", "set a\n");
         check("a 'it\\'s'\n", "set a 'it'\\''s'\n");
-        check("a \"tab\\there\" {\n}\n", "set a tab\there\n");
         check("a \"fo\\o\"\n", "set a 'fo\\o'\n");
         check("eth10 {\n}\neth2 {\n}\n", "set eth2\nset eth10\n");
         check("a {\n x 1\n}\na {\n y 2\n}\n", "set a x '1'\nset a y '2'\n");
+    }
+
+    #[test]
+    fn tag_values_with_whitespace_are_refused() {
+        for input in [
+            "t \"x y\" {\n}\n",
+            "a {\n t \"tab\\there\" {\n }\n}\n",
+            "t \"\" {\n}\n",
+            "t \"a\nb\" {\n}\n",
+            "t \"a{b\" {\n}\n",
+            "t \"//x\" {\n}\n",
+        ] {
+            match parse_body(input) {
+                Ok(t) => panic!("{input:?} parsed: {t:?}"),
+                Err(e) => {
+                    assert!(e.to_string().contains("VyOS cannot hold"), "{input:?}: {e}");
+                    assert!(e.position().is_some());
+                }
+            }
+        }
+        // A leaf value may hold spaces; only tag values may not.
+        check("t \"x y\"\n", "set t 'x y'\n");
     }
 
     #[test]

@@ -15,12 +15,16 @@
 //! comment. Schema-free rule for values: the last word of a `set`/`delete` line is the value if
 //! and only if it was quoted (as `show configuration commands` always does); unquoted words are
 //! path words. A `comment` line needs its text quoted.
+//!
+//! That rule suits device output, which always quotes values. Text written by people goes
+//! through [`parse_located_strict`] instead, which reads a line the way vbash and VyOS would or
+//! refuses it, naming the word to quote.
 
 use std::fmt;
 
 use super::Error;
-use super::secret::{Secrets, command_value, shown};
-use super::tree::validate_value;
+use super::secret::{Secrets, command_value, path_word, shown};
+use super::tree::{validate_path_word, validate_value};
 
 /// The verb of a command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,7 +152,7 @@ impl fmt::Display for Command {
         f.write_str(self.op.as_str())?;
         for w in &self.path {
             f.write_str(" ")?;
-            f.write_str(w)?;
+            f.write_str(&path_word(w))?;
         }
         match (&self.value, self.op) {
             (Some(v), Op::Comment) => write!(f, " '{}'", v.replace('\'', "'\\''")),
@@ -244,6 +248,344 @@ pub fn parse_located(text: &str) -> Result<Vec<Located>, Error> {
         });
     }
     Ok(out)
+}
+
+/// Parses a command list written by people ([`parse_located_strict`]).
+pub fn parse_commands_strict(text: &str) -> Result<Vec<Command>, Error> {
+    Ok(parse_located_strict(text)?
+        .into_iter()
+        .map(|l| l.command)
+        .collect())
+}
+
+/// Node names that are valueless leaves or containers in the VyOS 1.4/1.5 schema, so that an
+/// unquoted last word with one of these names is a node, not a value (see
+/// [`parse_located_strict`]).
+const VALUELESS: &[&str] = &[
+    "always-compare-med",
+    "api",
+    "auto-rp",
+    "connected",
+    "default-originate",
+    "deterministic-med",
+    "disable",
+    "disable-arp-filter",
+    "disable-flow-control",
+    "disable-forwarding",
+    "disable-host-validation",
+    "disable-link-detect",
+    "disable-password-authentication",
+    "enable",
+    "enable-arp-accept",
+    "enable-arp-announce",
+    "enable-arp-ignore",
+    "enable-proxy-arp",
+    "exclude",
+    "graphql",
+    "gro",
+    "gso",
+    "hw-tc-offload",
+    "ip",
+    "ipv4",
+    "ipv4-unicast",
+    "ipv6",
+    "ipv6-unicast",
+    "kernel",
+    "log",
+    "log-neighbor-changes",
+    "lro",
+    "multipath-relax",
+    "nexthop-self",
+    "no-default-route",
+    "no-summary",
+    "offload",
+    "passive",
+    "proxy-arp-pvlan",
+    "rapid-commit",
+    "redistribute",
+    "remove-private-as",
+    "rest",
+    "rfs",
+    "route-reflector-client",
+    "rps",
+    "sg",
+    "soft-reconfiguration",
+    "static",
+    "tso",
+];
+
+/// Tag nodes whose instances are commonly left empty (`set interfaces loopback lo`): an
+/// unquoted last word right after one of these is a tag value, so a node. Names that are also
+/// value-holding leaves somewhere in the schema (`name`, `server`, `address-group`, ...) are
+/// left out on purpose.
+const TAG_NODES: &[&str] = &[
+    "bonding",
+    "bridge",
+    "dummy",
+    "ethernet",
+    "geneve",
+    "input",
+    "loopback",
+    "macsec",
+    "neighbor",
+    "openvpn",
+    "peer",
+    "pppoe",
+    "pseudo-ethernet",
+    "rule",
+    "tunnel",
+    "user",
+    "vif",
+    "vif-c",
+    "vif-s",
+    "vti",
+    "vxlan",
+    "wireguard",
+];
+
+/// Parses a command list written by people (raw lines, `--running` files that are not device
+/// output), the way vbash and VyOS would read it, or refuses it. Device output
+/// (`show configuration commands`) goes through the lenient [`parse_located`].
+///
+/// Words follow the shell as in [`parse_located`], and additionally:
+/// - an unquoted shell metacharacter (`;`, `&`, `|`, `$`, backtick, `>`, `<`, `(`, `)`, `*`,
+///   `?`, `[`, `{`, `}`, a leading `~`) or a carriage return is refused, naming the word to
+///   quote (a backslash before it quotes it, as in the shell); so are `$` and backtick inside
+///   double quotes, which the shell would expand, and control characters outside quotes;
+/// - a quoted last word is the value (`set system host-name 'vyos'`);
+/// - an unquoted last word is a node only where VyOS's schema makes it one: as the first or
+///   second path word (no top-level node holds a value), when its name is a known valueless
+///   leaf or container ([`VALUELESS`]: `disable`, `disable-host-validation`, `log`, ...), or
+///   right after a tag node whose instances may be empty ([`TAG_NODES`]: `loopback lo`).
+///   Anything else (`set system host-name vyos`) is ambiguous without the schema and is
+///   refused with a message saying to quote the value;
+/// - a path word VyOS cannot hold is refused ([`validate_path_word`]: whitespace, ...).
+pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
+    let mut out = Vec::new();
+    for (idx, line) in text.split('\n').enumerate() {
+        let line_no = idx + 1;
+        let err = |column: usize, message: String| Error::Command {
+            line: line_no,
+            column,
+            message,
+        };
+        let words = split_words_strict(line).map_err(|(column, message)| err(column, message))?;
+        let Some((verb, rest)) = words.split_first() else {
+            continue;
+        };
+        let op = match (verb.text.as_str(), verb.quoted) {
+            ("set", false) => Op::Set,
+            ("delete", false) => Op::Delete,
+            ("comment", false) => Op::Comment,
+            _ => {
+                return Err(err(
+                    verb.column,
+                    format!(
+                        "unknown command \"{}\": expected set, delete or comment",
+                        verb.text
+                    ),
+                ));
+            }
+        };
+        if rest.len() > MAX_WORDS {
+            return Err(err(
+                verb.column,
+                format!("path longer than {MAX_WORDS} words"),
+            ));
+        }
+        let (path_words, value) = match rest.split_last() {
+            Some((last, init)) if last.quoted => (init, Some(last)),
+            _ if op == Op::Comment => {
+                let column = rest.last().map_or(line.len() + 1, |w| w.column);
+                return Err(err(column, "comment needs its text in quotes".to_owned()));
+            }
+            Some((last, init)) => {
+                let prev = init.last().map(|w| w.text.as_str());
+                let is_node = init.len() < 2
+                    || VALUELESS.contains(&last.text.as_str())
+                    || prev.is_some_and(|p| TAG_NODES.contains(&p));
+                if !is_node {
+                    let shown: Vec<&str> = init.iter().map(|w| w.text.as_str()).collect();
+                    return Err(err(
+                        last.column,
+                        format!(
+                            "quote \"{}\" if it is a value ({} {} '{}'): an unquoted last word is read as a node only where VyOS's schema makes it one",
+                            last.text,
+                            op.as_str(),
+                            shown.join(" "),
+                            last.text
+                        ),
+                    ));
+                }
+                (rest, None)
+            }
+            None => (rest, None),
+        };
+        if path_words.is_empty() {
+            let column = value.map_or(line.len() + 1, |v| v.column);
+            return Err(err(column, "missing configuration path".to_owned()));
+        }
+        for w in path_words {
+            validate_path_word(&w.text).map_err(|m| err(w.column, m))?;
+        }
+        if let Some(v) = value
+            && op != Op::Comment
+        {
+            validate_value(&v.text).map_err(|m| err(v.column, m))?;
+        }
+        out.push(Located {
+            command: Command {
+                op,
+                path: path_words.iter().map(|w| w.text.clone()).collect(),
+                value: value.map(|v| v.text.clone()),
+            },
+            line: line_no,
+            column: verb.column,
+        });
+    }
+    Ok(out)
+}
+
+/// Characters the shell interprets when they are not quoted.
+fn is_shell_meta(c: u8) -> bool {
+    matches!(
+        c,
+        b';' | b'&'
+            | b'|'
+            | b'$'
+            | b'`'
+            | b'>'
+            | b'<'
+            | b'('
+            | b')'
+            | b'*'
+            | b'?'
+            | b'['
+            | b'{'
+            | b'}'
+    )
+}
+
+/// The raw text of the word starting at byte `start` (up to the next blank), for messages.
+fn raw_word(line: &str, start: usize) -> &str {
+    let end = line.as_bytes()[start..]
+        .iter()
+        .position(|&c| c == b' ' || c == b'\t')
+        .map_or(line.len(), |n| start + n);
+    &line[start..end]
+}
+
+/// [`split_words`] with the strict rules of [`parse_located_strict`].
+fn split_words_strict(line: &str) -> Result<Vec<Word>, (usize, String)> {
+    let b = line.as_bytes();
+    let mut words = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b'#' {
+            return Ok(words);
+        }
+        let start = i;
+        let mut text = String::new();
+        let mut quoted = false;
+        let quote_it = |at: usize, what: &str| {
+            (
+                at + 1,
+                format!(
+                    "quote the word \"{}\": it holds {what}, which the shell would interpret",
+                    raw_word(line, start)
+                ),
+            )
+        };
+        if b[i] == b'~' {
+            return Err(quote_it(i, "a leading '~'"));
+        }
+        while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+            match b[i] {
+                b'\'' => {
+                    let Some(n) = b[i + 1..].iter().position(|&c| c == b'\'') else {
+                        return Err((i + 1, "unterminated single quote".to_owned()));
+                    };
+                    text.push_str(&line[i + 1..i + 1 + n]);
+                    quoted = true;
+                    i += n + 2;
+                }
+                b'"' => {
+                    let mut j = i + 1;
+                    let mut seg_start = j;
+                    loop {
+                        match b.get(j) {
+                            None => return Err((i + 1, "unterminated double quote".to_owned())),
+                            Some(b'"') => break,
+                            Some(b'\\')
+                                if matches!(b.get(j + 1), Some(b'"' | b'\\' | b'$' | b'`')) =>
+                            {
+                                text.push_str(&line[seg_start..j]);
+                                seg_start = j + 1;
+                                j += 2;
+                            }
+                            Some(&c @ (b'$' | b'`')) => {
+                                return Err((
+                                    j + 1,
+                                    format!(
+                                        "the shell expands '{}' inside double quotes: put the word \"{}\" in single quotes",
+                                        c as char,
+                                        raw_word(line, start)
+                                    ),
+                                ));
+                            }
+                            Some(_) => j += 1,
+                        }
+                    }
+                    text.push_str(&line[seg_start..j]);
+                    quoted = true;
+                    i = j + 1;
+                }
+                b'\\' if i + 1 < b.len() => {
+                    let ch_len = line[i + 1..].chars().next().map_or(1, char::len_utf8);
+                    if b[i + 1] == b'\r' || b[i + 1] < 0x20 && b[i + 1] != b'\t' {
+                        return Err(quote_it(i + 1, "a control character"));
+                    }
+                    text.push_str(&line[i + 1..i + 1 + ch_len]);
+                    i += 1 + ch_len;
+                }
+                b'\\' => return Err(quote_it(i, "a trailing backslash")),
+                b'\r' => {
+                    return Err((
+                        i + 1,
+                        "carriage return outside quotes (a CRLF line ending?): the shell would keep it in the word".to_owned(),
+                    ));
+                }
+                c if is_shell_meta(c) => {
+                    return Err(quote_it(i, &format!("'{}'", c as char)));
+                }
+                c if c < 0x20 || c == 0x7f => {
+                    return Err(quote_it(i, "a control character"));
+                }
+                _ => {
+                    let end = b[i..]
+                        .iter()
+                        .position(|&c| {
+                            matches!(c, b' ' | b'\t' | b'\'' | b'"' | b'\\' | b'\r')
+                                || is_shell_meta(c)
+                                || c < 0x20
+                                || c == 0x7f
+                        })
+                        .map_or(b.len(), |n| i + n);
+                    let end = if end == i { i + 1 } else { end };
+                    text.push_str(&line[i..end]);
+                    i = end;
+                }
+            }
+        }
+        words.push(Word {
+            text,
+            quoted,
+            column: start + 1,
+        });
+    }
 }
 
 /// One shell word of a command line (used by the lab's vbash interpreter as well).
@@ -430,5 +772,128 @@ mod tests {
         );
         let d = Command::delete(vec!["a".into()], Some("tab\there".into()));
         assert_eq!(d.to_string(), "delete a 'tab\\there'");
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+    use crate::vyos::{ConfigTree, render_commands};
+
+    fn check(input: &str, expected: &[&str]) {
+        let cmds = match parse_commands_strict(input) {
+            Ok(c) => c,
+            Err(e) => panic!("{input:?}: {e}"),
+        };
+        let shown: Vec<String> = cmds.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, expected, "{input:?}");
+    }
+
+    fn check_err(input: &str, contains: &str, line: usize, column: usize) {
+        match parse_commands_strict(input) {
+            Ok(c) => panic!("expected an error for {input:?}, got {c:?}"),
+            Err(e) => {
+                assert!(
+                    e.to_string().contains(contains),
+                    "{input:?}: {e} lacks {contains:?}"
+                );
+                assert_eq!(e.position(), Some((line, column)), "{input:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn strict_set_lists_read_device_form_exactly() {
+        check(
+            "set firewall ipv4 name WAN rule 10 action 'accept'\nset service ssh disable-host-validation\nset interfaces loopback lo\nset system host-name \"r1\"\nset nat source rule 10 exclude\n# note\n\ncomment system 'x'\n",
+            &[
+                "set firewall ipv4 name WAN rule 10 action 'accept'",
+                "set service ssh disable-host-validation",
+                "set interfaces loopback lo",
+                "set system host-name 'r1'",
+                "set nat source rule 10 exclude",
+                "comment system 'x'",
+            ],
+        );
+        let t = ConfigTree::parse_commands_strict(
+            "set firewall ipv4 name WAN rule 10 action 'accept'\n",
+        );
+        let Ok(t) = t else { panic!("{t:?}") };
+        assert_eq!(
+            t.values(&["firewall", "ipv4", "name", "WAN", "rule", "10", "action"]),
+            Some(&["accept".to_owned()][..])
+        );
+        // Everything `show configuration commands` prints reads back the same.
+        let text = render_commands(&t);
+        assert_eq!(ConfigTree::parse_commands_strict(&text), Ok(t));
+        // Backslash quotes a metacharacter, as in the shell.
+        check("set a b\\;c 'x'", &["set a b\\;c 'x'"]);
+    }
+
+    #[test]
+    fn strict_printing_never_yields_a_line_the_shell_reads_differently() {
+        let mut t = ConfigTree::new();
+        let paths: [&[&str]; 3] = [
+            &["firewall", "name", "WAN;reboot", "rule", "10", "action"],
+            &["a", "x*y$(z)"],
+            &["a", "b", "#c", "d"],
+        ];
+        for p in paths {
+            if let Err(e) = t.set(p, Some("v\\1")) {
+                panic!("{e}");
+            }
+        }
+        let text = render_commands(&t);
+        assert!(
+            text.contains("set firewall name WAN\\;reboot rule 10 action 'v\\1'\n"),
+            "{text}"
+        );
+        assert_eq!(
+            ConfigTree::parse_commands_strict(&text).as_ref(),
+            Ok(&t),
+            "{text}"
+        );
+        assert_eq!(ConfigTree::parse_commands(&text).as_ref(), Ok(&t), "{text}");
+        let cmds = crate::vyos::diff(&ConfigTree::new(), &t, &[]);
+        let listed: String = cmds.iter().map(|c| format!("{c}\n")).collect();
+        assert_eq!(parse_commands_strict(&listed), Ok(cmds));
+    }
+
+    #[test]
+    fn strict_refuses_ambiguous_last_words() {
+        check_err("set system host-name vyos", "quote \"vyos\"", 1, 22);
+        check_err(
+            "set interfaces ethernet eth0 address 192.0.2.1/24",
+            "set interfaces ethernet eth0 address '192.0.2.1/24'",
+            1,
+            38,
+        );
+        check_err("comment a b", "comment needs its text in quotes", 1, 11);
+        check_err("set a 'x y' 'v'", "VyOS cannot hold", 1, 7);
+    }
+
+    #[test]
+    fn strict_refuses_unquoted_shell_metacharacters() {
+        for (input, column) in [
+            ("set a b 'x' ; rm -rf /", 13),
+            ("set a b;c 'x'", 8),
+            ("set a b&c 'x'", 8),
+            ("set a b|c 'x'", 8),
+            ("set a $x 'x'", 7),
+            ("set a `x` 'x'", 7),
+            ("set a b>c 'x'", 8),
+            ("set a b<c 'x'", 8),
+            ("set a b 'x'\r", 12),
+        ] {
+            match parse_commands_strict(input) {
+                Ok(c) => panic!("{input:?} parsed: {c:?}"),
+                Err(e) => assert_eq!(e.position(), Some((1, column)), "{input:?}: {e}"),
+            }
+        }
+        check_err("set a b 'x' ; rm -rf /", "quote the word \";\"", 1, 13);
+        check_err("set a b \"$(reboot)\"", "single quotes", 1, 10);
+        check_err("set a b 'x\ny'", "unterminated single quote", 1, 9);
+        // Quoted, they are plain text.
+        check("set a b 'x;y|z$(w)'", &["set a b 'x;y|z$(w)'"]);
     }
 }

@@ -27,7 +27,7 @@ pub mod secret;
 pub mod tree;
 
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
-pub use commands::{Command, Op, parse_commands};
+pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
     apply, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
@@ -129,8 +129,12 @@ pub fn detect(text: &str) -> InputKind {
 
 /// Builds a tree from a command list, replaying it on an empty tree ([`SetMode::Add`]).
 fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
+    tree_from_located(commands::parse_located(text)?)
+}
+
+fn tree_from_located(list: Vec<commands::Located>) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
-    for located in commands::parse_located(text)? {
+    for located in list {
         apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {
             line: located.line,
             column: located.column,
@@ -138,6 +142,46 @@ fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
         })?;
     }
     Ok(tree)
+}
+
+fn json_children(
+    tree: &mut ConfigTree,
+    path: &mut Vec<String>,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Error> {
+    use serde_json::Value;
+    for (key, v) in map {
+        path.push(key.clone());
+        match v {
+            Value::String(s) => {
+                tree.set(path, Some(s))?;
+            }
+            Value::Array(items) => {
+                for item in items {
+                    let Value::String(s) = item else {
+                        return Err(Error::InvalidValue {
+                            message: format!("[{}]: a list holds only strings", path.join(" ")),
+                        });
+                    };
+                    tree.set(path, Some(s))?;
+                }
+            }
+            Value::Object(m) if m.is_empty() => {
+                tree.set(path, None)?;
+            }
+            Value::Object(m) => json_children(tree, path, m)?,
+            _ => {
+                return Err(Error::InvalidValue {
+                    message: format!(
+                        "[{}]: expected a string, a list or an object",
+                        path.join(" ")
+                    ),
+                });
+            }
+        }
+        path.pop();
+    }
+    Ok(())
 }
 
 impl ConfigTree {
@@ -149,6 +193,32 @@ impl ConfigTree {
     /// Parses a command list (see [`commands`] for the rules) into a tree.
     pub fn parse_commands(text: &str) -> Result<ConfigTree, Error> {
         tree_from_commands(text)
+    }
+
+    /// Parses a command list written by people, refusing what VyOS would read differently
+    /// (see [`commands::parse_located_strict`]).
+    pub fn parse_commands_strict(text: &str) -> Result<ConfigTree, Error> {
+        tree_from_located(commands::parse_located_strict(text)?)
+    }
+
+    /// Reads the JSON of [`render_json`] back (a string is one value, a list several, `{}` a
+    /// valueless leaf or empty node, an object children). JSON carries no comments and no
+    /// tag or leaf flags. Errors carry serde_json's line and column.
+    pub fn parse_json(text: &str) -> Result<ConfigTree, Error> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::InvalidValue {
+                message: "the JSON of a configuration is an object".to_owned(),
+            });
+        };
+        let mut tree = ConfigTree::new();
+        let mut path = Vec::new();
+        json_children(&mut tree, &mut path, &map)?;
+        Ok(tree)
     }
 
     /// Parses either kind of input, detected with [`detect`].

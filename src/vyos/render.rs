@@ -24,7 +24,7 @@
 //! a comment holds a quote character before a value with a backslash.
 
 use super::boot::BootFile;
-use super::secret::{MASK, Secrets, command_value, escape_value, hidden, shown};
+use super::secret::{MASK, Secrets, command_value, escape_value, hidden, path_word, shown};
 use super::tree::{ConfigTree, Node};
 
 /// How values are quoted in config.boot.
@@ -181,7 +181,9 @@ fn render_node(out: &mut String, node: &Node, level: usize, style: &BootStyle) {
             indent(out, level);
             out.push_str("}\n");
         }
-    } else if node.is_tag() {
+    } else if node.is_tag() && node.children().iter().all(|c| c.values().is_empty()) {
+        // (A tag node whose instance holds a value, which only a flag-less edit can make,
+        // is written as a plain node: `rule a "x"` could not be read back.)
         for child in node.children() {
             render_comment(out, child, level);
             indent(out, level);
@@ -300,7 +302,7 @@ fn commands_len(node: &Node, prefix: usize) -> usize {
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, secrets: Secrets) {
     let len = prefix.len();
     prefix.push(' ');
-    prefix.push_str(node.name());
+    prefix.push_str(&path_word(node.name()));
     if node.children().is_empty() {
         if node.values().is_empty() {
             out.push_str(prefix);

@@ -4,7 +4,8 @@
 //! `compare commands` and the unified diff.
 //!
 //! Owns the masking rule ([`is_secret`], [`MASK`], [`shown`]) and the value escaping that
-//! `commands` and `render` share ([`escape_string`], [`escape_value`], [`command_value`]). It
+//! `commands` and `render` share ([`escape_string`], [`escape_value`], [`command_value`],
+//! [`path_word`]). It
 //! must not walk trees or decide layouts: renderers call [`shown`] for every value they print.
 //!
 //! # The secret list
@@ -123,6 +124,32 @@ pub fn command_value(v: &str) -> Cow<'_, str> {
     }
 }
 
+/// A path word (node name or tag value) as it goes on a command line: unchanged when it holds
+/// only `[A-Za-z0-9._:/@+,=%-]` and non-ASCII text (every name VyOS prints), else with a
+/// backslash before each other ASCII character, so that the shell reads back the same word and
+/// a command-list parser still sees a path word, not a quoted value.
+pub fn path_word(w: &str) -> Cow<'_, str> {
+    let plain = |b: u8| {
+        !b.is_ascii()
+            || b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'.' | b'_' | b':' | b'/' | b'@' | b'+' | b',' | b'=' | b'%' | b'-'
+            )
+    };
+    if w.bytes().all(plain) {
+        return Cow::Borrowed(w);
+    }
+    let mut out = String::with_capacity(w.len() + 4);
+    for c in w.chars() {
+        if c.is_ascii() && !plain(c as u8) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +195,7 @@ mod tests {
         assert_eq!(escape_value("x\\\\y"), "x\\\\y");
         assert_eq!(command_value("it's\t"), "it'\\''s\\t");
         assert_eq!(command_value("plain"), "plain");
+        assert_eq!(path_word("WAN-IN"), "WAN-IN");
+        assert_eq!(path_word("a;b c"), "a\\;b\\ c");
     }
 }

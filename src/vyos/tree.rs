@@ -286,8 +286,32 @@ impl ConfigTree {
         mode: SetMode,
     ) -> Result<SetOutcome, Error> {
         check_path(path)?;
+        for w in path {
+            validate_path_word(w.as_ref()).map_err(|message| Error::InvalidValue { message })?;
+        }
         if let Some(v) = value {
             validate_value(v).map_err(|message| Error::InvalidValue { message })?;
+        }
+        // A node holds values or children, never both (no config.boot could write it).
+        let mut at: &Node = &self.root;
+        for (k, word) in path.iter().enumerate() {
+            let last = k + 1 == path.len();
+            match at.child(word.as_ref()) {
+                Some(c) => at = c,
+                None => break,
+            }
+            if (!last && !at.values.is_empty())
+                || (last && value.is_some() && !at.children.is_empty())
+            {
+                let shown = Path::from(&path[..=k]).to_string();
+                return Err(Error::InvalidValue {
+                    message: if last {
+                        format!("[{shown}] has children: it cannot hold a value")
+                    } else {
+                        format!("[{shown}] holds values: it cannot have children")
+                    },
+                });
+            }
         }
         let mut node = &mut self.root;
         let mut first_new = None;
@@ -584,6 +608,24 @@ pub fn validate_value(value: &str) -> Result<(), String> {
             _ => continue,
         };
         return Err(format!("Cannot use the {what} character in a value string"));
+    }
+    Ok(())
+}
+
+/// The check of a node name or tag value: VyOS node names are `[-[:alnum:]_]+` and no tag
+/// value VyOS accepts holds whitespace, so a word that is empty, holds whitespace, a control
+/// character, a brace or a quote, or starts a config.boot comment (`//`, or is `/*`) is
+/// refused: config.boot could not write it back as the same word.
+pub fn validate_path_word(w: &str) -> Result<(), String> {
+    let bad = w.is_empty()
+        || w.starts_with("//")
+        || w == "/*"
+        || w.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '\''));
+    if bad {
+        return Err(format!(
+            "Invalid node name or tag value {w:?}: VyOS cannot hold one that is empty, holds whitespace, a control character, a brace or a quote, or starts with \"//\""
+        ));
     }
     Ok(())
 }

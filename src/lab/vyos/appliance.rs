@@ -4,7 +4,7 @@
 //!
 //! Owns the appliance state and every rule of §3 that is not about wording. All state sits
 //! behind one mutex that is never held across an `.await`; timers are tokio tasks holding a weak
-//! reference. Front ends (`shell` via [`ExecBackend`], `api`, `control`) only call the methods
+//! reference. Front ends (`exec` and the script interpreter, `api`, `control`) only call the methods
 //! here and word the results; they must not reach into the state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::faults::{Action, FaultState, Faults};
-use super::frontend::{Admission, BoxFuture, ExecBackend, ExecResult};
+use super::frontend::Admission;
 use super::lockout::{self, Probe};
 use super::profile::Profile;
 use super::session::Session;
@@ -311,6 +311,43 @@ fn first_value<'a>(tree: &'a ConfigTree, path: &[&str]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The `system login user` node, if the config defines any user.
+fn login_users(tree: &ConfigTree) -> Option<&vyos::Node> {
+    tree.get(&["system", "login", "user"])
+        .filter(|n| !n.children().is_empty())
+}
+
+/// Stores each `plaintext-password` of `system login user` as its SHA-512 crypt hash in
+/// `encrypted-password`, as VyOS's `system_login.py` does at commit; whether anything changed.
+pub fn hash_plaintext_passwords(tree: &mut ConfigTree) -> bool {
+    let users: Vec<(String, String)> = login_users(tree)
+        .map(|users| {
+            users
+                .children()
+                .iter()
+                .filter_map(|u| {
+                    let p = u.get(&["authentication", "plaintext-password"])?;
+                    Some((u.name().to_owned(), p.values().first()?.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (user, password) in &users {
+        let base = ["system", "login", "user", user.as_str(), "authentication"];
+        let mut path: Vec<&str> = base.to_vec();
+        path.push("encrypted-password");
+        let _ = tree.set_with(
+            &path,
+            Some(&super::crypt::hash(password)),
+            vyos::SetMode::Replace,
+        );
+        path.pop();
+        path.push("plaintext-password");
+        let _ = tree.delete(&path, None);
+    }
+    !users.is_empty()
+}
+
 /// The name of a file as `save`/`load` see it: relative names live under `/config/`.
 pub fn file_path(name: &str) -> String {
     if name.starts_with('/') {
@@ -331,6 +368,7 @@ impl Appliance {
             })?
             .tree;
         super::schema::mark_tags(&mut tree);
+        hash_plaintext_passwords(&mut tree);
         // Values a `set` would refuse cannot be in a config either (§1.3).
         for c in vyos::diff(&ConfigTree::new(), &tree, &[]) {
             if let Some(v) = &c.value
@@ -407,6 +445,71 @@ impl Appliance {
     }
     pub fn timing(&self) -> Timing {
         self.timing
+    }
+
+    /// This appliance as an `Arc` (`None` while it is being dropped).
+    pub fn arc(&self) -> Option<Arc<Appliance>> {
+        self.me.upgrade()
+    }
+
+    /// Whether `user` may log in with `password`: against `system login user` when the
+    /// active config defines users (the stored `encrypted-password`), else the lab file's
+    /// credentials.
+    pub fn login_password_ok(&self, user: &str, password: &str) -> bool {
+        // Read what is stored under the lock; hash (slow on purpose) after releasing it.
+        let stored = {
+            let st = self.lock();
+            login_users(&st.active).map(|users| {
+                let auth = |leaf: &str| {
+                    users
+                        .get(&[user, "authentication", leaf])
+                        .and_then(|n| n.values().first().cloned())
+                };
+                (auth("encrypted-password"), auth("plaintext-password"))
+            })
+        };
+        match stored {
+            Some((hash, plain)) => {
+                hash.is_some_and(|h| super::crypt::verify(password, &h))
+                    || plain.is_some_and(|p| p == password)
+            }
+            None => user == self.spec.user && password == self.spec.password,
+        }
+    }
+
+    /// Whether `user` may log in with the public key `key_openssh` (`authorized_keys` form):
+    /// against `system login user X authentication public-keys` when the active config
+    /// defines users, else the lab file's `authorized_keys`.
+    pub fn login_key_ok(&self, user: &str, key_openssh: &str) -> bool {
+        let strip = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let key = strip(key_openssh);
+        let st = self.lock();
+        match login_users(&st.active) {
+            Some(users) => users
+                .get(&[user, "authentication", "public-keys"])
+                .is_some_and(|keys| {
+                    keys.children().iter().any(|k| {
+                        let v = |leaf: &str| {
+                            k.child(leaf)
+                                .and_then(|n| n.values().first().cloned())
+                                .unwrap_or_default()
+                        };
+                        format!("{} {}", v("type"), v("key")) == key
+                    })
+                }),
+            None => {
+                user == self.spec.user && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
+            }
+        }
+    }
+
+    /// Whether `user` is a login user of the appliance (see [`Appliance::login_password_ok`]).
+    pub fn user_exists(&self, user: &str) -> bool {
+        let st = self.lock();
+        match login_users(&st.active) {
+            Some(users) => users.child(user).is_some(),
+            None => user == self.spec.user,
+        }
     }
 
     /// The lock that serialises API requests (§5.2).
@@ -723,7 +826,11 @@ impl Appliance {
             };
         };
         slot.session.rebase(&st_active);
-        let working = slot.session.working().clone();
+        let mut working = slot.session.working().clone();
+        // The commit stores passwords hashed; the session sees what was committed.
+        if hash_plaintext_passwords(&mut working) {
+            slot.session.replace(working.clone());
+        }
         let changes = diff(&st_active, &working, &[]);
         if changes.is_empty() {
             return CommitReport {
@@ -1024,46 +1131,6 @@ impl Appliance {
                 "Invalid revision number {n}: must be 0 < rev < {}",
                 st.archive.len()
             )
-        })
-    }
-}
-
-impl ExecBackend for Appliance {
-    fn admit(&self) -> Admission {
-        self.admission(Service::Ssh, IpAddr::from([127, 0, 0, 1]))
-    }
-
-    fn check_password(&self, user: &str, password: &str) -> bool {
-        !self.refuse_auth()
-            && self.is_up()
-            && user == self.spec.user
-            && password == self.spec.password
-    }
-
-    fn check_public_key(&self, user: &str, key_openssh: &str) -> bool {
-        let strip = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        let key = strip(key_openssh);
-        !self.refuse_auth()
-            && self.is_up()
-            && user == self.spec.user
-            && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
-    }
-
-    fn wants_stdin(&self, command: &str) -> bool {
-        super::shell::wants_stdin(command)
-    }
-
-    fn exec(&self, user: &str, command: String, stdin: Vec<u8>) -> BoxFuture<'static, ExecResult> {
-        let me = self.me.upgrade();
-        let user = user.to_owned();
-        Box::pin(async move {
-            match me {
-                Some(app) => super::shell::run(app, user, command, stdin).await,
-                None => ExecResult {
-                    drop_connection: true,
-                    ..ExecResult::default()
-                },
-            }
         })
     }
 }

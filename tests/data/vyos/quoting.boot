@@ -21,9 +21,9 @@ system {
     option {
         keyboard-layout 'fr\'ch'
     }
-    // a tag value with a space is quoted here, but VyOS prints it bare
+    // a quoted tag value is read bare (one with a space is refused: tag_values_with_whitespace_are_refused)
     static-host-mapping {
-        host-name "my host" {
+        host-name "my-host" {
             inet 192.0.2.10
         }
     }

@@ -45,7 +45,7 @@ system {
         }
     }
     ntp {
-        server "pool *" {
+        server "pool*" {
         }
     }
 }
