@@ -368,6 +368,12 @@ impl Appliance {
             })?
             .tree;
         super::schema::mark_tags(&mut tree);
+        if let Some(p) = super::session::misshapen(&tree) {
+            return Err(ApplianceError::Rejected {
+                name: spec.name.clone(),
+                message: format!("[{}] holds both values and children", p.join(" ")),
+            });
+        }
         hash_plaintext_passwords(&mut tree);
         // Values a `set` would refuse cannot be in a config either (§1.3).
         for c in vyos::diff(&ConfigTree::new(), &tree, &[]) {

@@ -483,7 +483,7 @@ pub fn plan_set(
 /// Whether the last word of a value-less `set`/`delete` is the leaf's value. The schema decides
 /// where it knows the path (a leaf before the word: yes; a known node, valueless leaf or tag
 /// instance: no); otherwise the working tree (a leaf with values there: yes; the whole path
-/// exists: no); otherwise `default`. The shell passes `default = true` when every word of the
+/// exists: no); otherwise `default`. Configuration mode passes `default = true` when every word of the
 /// line was quoted (as generated scripts write them), since quoting then says nothing.
 pub fn last_word_is_value(
     profile: Profile,
