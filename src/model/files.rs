@@ -107,6 +107,10 @@ fn at_top(name: &str, kind: EntryKind) -> Option<String> {
         if proper.eq_ignore_ascii_case(FLEET_FILE) {
             return Some(format!("is not read; did you mean `{FLEET_FILE}`?"));
         }
+        // Hidden files at the top belong to tools (`.gitlab-ci.yml`, `.yamllint.yaml`).
+        if name.starts_with('.') {
+            return None;
+        }
         return Some(format!(
             "is not read: at the top of the desired state only `{FLEET_FILE}` is; appliances go in appliances/, policies in policies/, dictionaries in dictionaries/"
         ));

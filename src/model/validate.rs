@@ -140,33 +140,31 @@ pub fn check_with(
     }
 }
 
-/// A raw line's words, as (path words, value): the VyOS command parser's reading when the
-/// line parses (`set a b 'v'`: the quoted last word is the value), else blank-separated words
-/// with quotes stripped and no value, so that an unparseable line is still searched.
-fn raw_commands(line: &str) -> Vec<(Vec<String>, Option<String>)> {
-    match crate::vyos::parse_commands(line) {
-        Ok(cmds) => cmds.into_iter().map(|c| (c.path, c.value)).collect(),
-        Err(_) => vec![(
-            line.split_whitespace()
-                .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_string())
-                .collect(),
-            None,
-        )],
-    }
-}
-
-/// The secret-bearing leaf a raw line writes a literal into, if any: the last path word when
-/// a value follows it, or the word before an unquoted last word (`... plaintext-password x`).
-/// The leaf names are those the tree masks (`crate::vyos::is_secret`).
+/// The secret-bearing leaf a raw line writes a literal into, if any. A line the strict VyOS
+/// command parser reads (`crate::vyos::parse_commands_strict`) has its value in quotes: the
+/// leaf is the last path word when a value follows it. A line it refuses (and that is refused
+/// for that elsewhere) is still searched, word by word: a secret-bearing word followed by
+/// another word. The leaf names are those the tree masks (`crate::vyos::is_secret`).
 fn raw_secret_leaf(line: &str) -> Option<String> {
-    raw_commands(line).into_iter().find_map(|(path, value)| {
-        let leaf = match (value, path.as_slice()) {
-            (Some(_), [.., leaf]) => leaf,
-            (None, [.., leaf, _literal]) => leaf,
-            _ => return None,
-        };
-        is_secret(leaf).then(|| leaf.clone())
-    })
+    match crate::vyos::parse_commands_strict(line) {
+        Ok(cmds) => cmds
+            .into_iter()
+            .find_map(|c| match (c.value, c.path.last()) {
+                (Some(_), Some(leaf)) if is_secret(leaf) => Some(leaf.clone()),
+                _ => None,
+            }),
+        Err(_) => {
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+                .collect();
+            words
+                .windows(2)
+                .rev()
+                .find(|pair| is_secret(pair[0]))
+                .map(|pair| pair[0].to_string())
+        }
+    }
 }
 
 /// A raw line as shown in messages: control characters escaped, and everything after the last
@@ -276,7 +274,7 @@ fn check_confirm_window(a: &Appliance, dict: &Dictionary, diags: &mut Vec<Diagno
     const MINUTE: u128 = 60_000;
     let window = a.commit.confirm_window;
     let ms = window.0.as_millis();
-    if dict.vendor.as_str() != "vyos" || ms % MINUTE == 0 {
+    if dict.vendor.as_str() != "vyos" || ms.is_multiple_of(MINUTE) {
         return;
     }
     let below = ms / MINUTE;

@@ -165,12 +165,13 @@ pub fn read(
         Err(SourceError::NoSuchPath { .. } | SourceError::NotADirectory { .. })
     );
     let at_root = matches!(subdir.trim_matches('/'), "" | ".");
-    if missing && root_fallback && !at_root {
-        if let Ok(files) = at(".")
-            && !files.files.is_empty()
-        {
-            return Ok(files);
-        }
+    if missing
+        && root_fallback
+        && !at_root
+        && let Ok(files) = at(".")
+        && !files.files.is_empty()
+    {
+        return Ok(files);
     }
     first
 }
