@@ -129,8 +129,15 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     if a.values() != b.values() {
         let av = a.values();
         let bv = b.values();
-        let kept: Vec<&String> = av.iter().filter(|v| bv.contains(v)).collect();
-        let added: Vec<&String> = bv.iter().filter(|v| !av.contains(v)).collect();
+        let removed_values = minus(av, bv);
+        let kept: Vec<&String> = if removed_values.is_empty() {
+            av.iter().collect()
+        } else {
+            let gone: std::collections::HashSet<&str> =
+                removed_values.iter().map(|v| v.as_str()).collect();
+            av.iter().filter(|v| !gone.contains(v.as_str())).collect()
+        };
+        let added: Vec<&String> = minus(bv, av);
         let in_place = kept.len() + added.len() == bv.len()
             && kept
                 .iter()
@@ -138,10 +145,7 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
                 .zip(bv)
                 .all(|(x, y)| *x == y);
         let (removed, to_set): (Vec<&String>, Vec<&String>) = if in_place {
-            (
-                sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
-                added,
-            )
+            (sorted_distinct(removed_values.into_iter()), added)
         } else {
             (sorted_distinct(av.iter()), bv.iter().collect())
         };
@@ -198,6 +202,15 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
         }
     }
     survives
+}
+
+/// The values of `a` not in `b`, in `a`'s order: a hash lookup, so linear in both.
+fn minus<'v>(a: &'v [String], b: &[String]) -> Vec<&'v String> {
+    if b.len() < 8 {
+        return a.iter().filter(|v| !b.contains(v)).collect();
+    }
+    let other: std::collections::HashSet<&str> = b.iter().map(String::as_str).collect();
+    a.iter().filter(|v| !other.contains(v.as_str())).collect()
 }
 
 fn sorted_distinct<'v>(it: impl Iterator<Item = &'v String>) -> Vec<&'v String> {
@@ -296,8 +309,8 @@ fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t st
                 (vec![&av[0]], vec![&bv[0]])
             } else {
                 (
-                    sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
-                    sorted_distinct(bv.iter().filter(|v| !av.contains(v))),
+                    sorted_distinct(minus(av, bv).into_iter()),
+                    sorted_distinct(minus(bv, av).into_iter()),
                 )
             };
             for v in sub {
@@ -358,10 +371,40 @@ pub fn apply_command(tree: &mut ConfigTree, cmd: &Command, mode: SetMode) -> Res
 /// Replays `cmds` on a copy of `tree` (`set` appends values, see [`SetMode::Add`]).
 pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
     let mut t = tree.clone();
-    for c in cmds {
-        apply_command(&mut t, c, SetMode::Add)?;
-    }
+    apply_all(&mut t, cmds, SetMode::Add).map_err(|(_, e)| e)?;
     Ok(t)
+}
+
+/// Applies `cmds` in order; a run of value deletes on one leaf (what [`diff()`] emits for a
+/// removed multi-value leaf) is done in one pass, so the cost stays linear in the values. On
+/// error, returns the index of the failing command (the first of its run).
+pub fn apply_all(
+    tree: &mut ConfigTree,
+    cmds: &[Command],
+    mode: SetMode,
+) -> Result<(), (usize, Error)> {
+    let mut i = 0;
+    while i < cmds.len() {
+        let c = &cmds[i];
+        if c.op == Op::Delete && c.value.is_some() {
+            let run = cmds[i..]
+                .iter()
+                .take_while(|d| d.op == Op::Delete && d.value.is_some() && d.path == c.path)
+                .count();
+            if run > 1 {
+                let values: Vec<&str> = cmds[i..i + run]
+                    .iter()
+                    .filter_map(|d| d.value.as_deref())
+                    .collect();
+                tree.delete_values(&c.path, &values).map_err(|e| (i, e))?;
+                i += run;
+                continue;
+            }
+        }
+        apply_command(tree, c, mode).map_err(|e| (i, e))?;
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The `compare` view of vyos1x-config `Config_diff` (`cmds=false`): for each change a
@@ -432,10 +475,8 @@ impl<'p> Compare<'p> {
                     self.marked("- ", x);
                     self.marked("+ ", y);
                 } else {
-                    let sub =
-                        sorted_distinct(x.values().iter().filter(|v| !y.values().contains(v)));
-                    let add =
-                        sorted_distinct(y.values().iter().filter(|v| !x.values().contains(v)));
+                    let sub = sorted_distinct(minus(x.values(), y.values()).into_iter());
+                    let add = sorted_distinct(minus(y.values(), x.values()).into_iter());
                     if !sub.is_empty() {
                         self.marked("- ", &with_values(x, &sub));
                     }

@@ -29,7 +29,7 @@ pub mod tree;
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
-    apply, apply_command, diff, render_compare, render_compare_commands,
+    apply, apply_all, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
 };
 pub use natural::natural_cmp;
@@ -134,13 +134,18 @@ fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
 
 fn tree_from_located(list: Vec<commands::Located>) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
-    for located in list {
-        apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {
-            line: located.line,
-            column: located.column,
+    let (positions, cmds): (Vec<(usize, usize)>, Vec<Command>) = list
+        .into_iter()
+        .map(|l| ((l.line, l.column), l.command))
+        .unzip();
+    diff::apply_all(&mut tree, &cmds, SetMode::Add).map_err(|(i, e)| {
+        let (line, column) = positions.get(i).copied().unwrap_or((0, 0));
+        Error::Command {
+            line,
+            column,
             message: e.to_string(),
-        })?;
-    }
+        }
+    })?;
     Ok(tree)
 }
 
