@@ -175,3 +175,59 @@ fn multi_value_leaves_cost_linear_time() {
         "took {elapsed:?}"
     );
 }
+
+#[test]
+fn inputs_over_the_size_cap_exit_64_without_loading_them() {
+    // /dev/zero never ends: the read must stop at the cap.
+    vnfsync()
+        .args(["vyos", "show", "--max-input-size", "1M", "/dev/zero"])
+        .assert()
+        .code(64)
+        .stderr("/dev/zero: larger than the input cap of 1 MiB (raise it with --max-input-size)\n");
+    let out = vnfsync()
+        .args(["vyos", "diff", "/dev/zero", "/dev/zero"])
+        .assert()
+        .code(64);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("/dev/zero: larger than the input cap of 64 MiB"),
+        "{err}"
+    );
+    let dir = tempdir();
+    let big = write(
+        dir.path(),
+        "big.txt",
+        &"set system host-name 'r1'\n".repeat(100),
+    );
+    vnfsync()
+        .args(["vyos", "show", "--max-input-size", "1K", &big])
+        .assert()
+        .code(64)
+        .stderr(format!(
+            "{big}: larger than the input cap of 1 KiB (raise it with --max-input-size)\n"
+        ));
+    vnfsync()
+        .args(["vyos", "show", "--max-input-size", "2600", &big])
+        .assert()
+        .success();
+    vnfsync()
+        .args(["vyos", "show", "--max-input-size", "0", &big])
+        .assert()
+        .code(64);
+}
+
+#[test]
+fn strict_flag_refuses_ambiguous_hand_written_lists() {
+    let dir = tempdir();
+    let hand = write(dir.path(), "hand.txt", "set system host-name vyos\n");
+    let out = vnfsync()
+        .args(["vyos", "show", "--strict", &hand])
+        .assert()
+        .code(64);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.starts_with(&format!("{hand}:1:22: quote \"vyos\"")),
+        "{err}"
+    );
+    vnfsync().args(["vyos", "show", &hand]).assert().success();
+}
