@@ -25,7 +25,7 @@ use super::commands::{Command, Op};
 use super::natural::natural_cmp;
 use super::render::{BootStyle, render_boot};
 use super::secret::Secrets;
-use super::tree::{ConfigTree, Node, Path, SetMode, harmonize_flags, path_cmp};
+use super::tree::{ConfigTree, Node, Path, SetMode, flags_agree, harmonize_flags, path_cmp};
 
 #[derive(Default)]
 struct Out {
@@ -259,7 +259,8 @@ fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
 /// and `order_commands`): all `delete` lines, a newline, all `set` lines, a newline; comment
 /// lines are dropped, changed values of a leaf are listed in natural order, a leaf whose values
 /// only changed order prints nothing, and the children of a leaf whose values changed are not
-/// visited. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
+/// visited. Within one parent, the nodes both sides have come first (in natural order) and the
+/// nodes only B has after them, as VyOS walks them. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
 ///
 /// This is what VyOS shows, not a complete recipe: use [`diff()`] to get commands that rebuild B.
 pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
@@ -322,9 +323,16 @@ fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t st
             }
         }
         (Some(x), Some(y)) => {
-            for (ca, cb) in zip_children(x.children(), y.children()) {
-                path.push(ca.or(cb).map_or("", Node::name));
-                vyos_walk(ca, cb, path, out);
+            // VyOS's order: the old node's children (each paired with its new copy, if any),
+            // then the children only the new node has.
+            for ca in x.children() {
+                path.push(ca.name());
+                vyos_walk(Some(ca), y.child(ca.name()), path, out);
+                path.pop();
+            }
+            for cb in y.children().iter().filter(|c| x.child(c.name()).is_none()) {
+                path.push(cb.name());
+                vyos_walk(None, Some(cb), path, out);
                 path.pop();
             }
         }
@@ -425,9 +433,8 @@ pub fn render_compare_with(
     scopes: &[Path],
     secrets: Secrets,
 ) -> String {
-    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
-    harmonize_flags(&mut a, &mut b);
-    let (a, b) = (&a, &b);
+    let (a, b) = harmonized(a, b, scopes);
+    let (a, b) = (&*a, &*b);
     let mut style = BootStyle::vyos_1_5();
     style.mask_secrets = secrets == Secrets::Hide;
     let mut c = Compare {
@@ -448,6 +455,25 @@ pub fn render_compare_with(
         }
     }
     c.out
+}
+
+/// The two trees restricted to `scopes` with [`harmonize_flags`] applied; borrowed, not
+/// copied, when there is no scope and the flags already agree (two config.boot files).
+fn harmonized<'t>(
+    a: &'t ConfigTree,
+    b: &'t ConfigTree,
+    scopes: &[Path],
+) -> (
+    std::borrow::Cow<'t, ConfigTree>,
+    std::borrow::Cow<'t, ConfigTree>,
+) {
+    use std::borrow::Cow;
+    if scopes.is_empty() && flags_agree(a, b) {
+        return (Cow::Borrowed(a), Cow::Borrowed(b));
+    }
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    (Cow::Owned(a), Cow::Owned(b))
 }
 
 struct Compare<'p> {
@@ -545,10 +571,10 @@ pub fn render_unified_with(
     secrets: Secrets,
 ) -> String {
     let style = BootStyle::vyos_1_5();
-    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
-    harmonize_flags(&mut a, &mut b);
-    let old = render_boot(&a, &style);
-    let new = render_boot(&b, &style);
+    let (a, b) = harmonized(a, b, scopes);
+    let (a, b) = (&*a, &*b);
+    let old = render_boot(a, &style);
+    let new = render_boot(b, &style);
     if old == new {
         return String::new();
     }
@@ -696,6 +722,29 @@ mod tests {
             "\nset a m '2'\nset a m '1'\nset a m '9'\nset a m '3'\nset a s 'y'\n"
         );
         assert_eq!(render_compare_commands(&a, &a, &[]), "");
+    }
+
+    #[test]
+    fn compare_commands_lists_new_nodes_after_common_ones() {
+        let a = tree("a {\n x 1\n}\nc {\n x 1\n}\nd {\n x 1\n}\n");
+        let b = tree("a {\n x 2\n}\nb {\n x 1\n}\nc {\n x 2\n}\nd {\n x 1\n y 1\n}\n");
+        assert_eq!(
+            render_compare_commands(&a, &b, &[]),
+            "delete a x '1'\ndelete c x '1'\nset a x '2'\nset c x '2'\nset d y '1'\nset b x '1'\n"
+        );
+        // The rebuild recipe keeps natural order.
+        let shown: Vec<String> = diff(&a, &b, &[]).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "delete a x '1'",
+                "delete c x '1'",
+                "set a x '2'",
+                "set b x '1'",
+                "set c x '2'",
+                "set d y '1'"
+            ]
+        );
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub use render::{
 };
 pub use secret::{MASK, Secrets, is_secret};
 pub use tree::{
-    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, harmonize_flags, validate_value,
+    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, flags_agree, harmonize_flags,
+    validate_path_word, validate_value,
 };
 
 /// Everything that can go wrong in `vyos`.

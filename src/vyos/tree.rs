@@ -689,6 +689,56 @@ pub fn harmonize_flags(a: &mut ConfigTree, b: &mut ConfigTree) {
     propagate(&mut b.root);
 }
 
+/// Whether [`harmonize_flags`] would change nothing (so that views can skip copying the trees).
+pub fn flags_agree(a: &ConfigTree, b: &ConfigTree) -> bool {
+    fn same(x: &Node, y: &Node) -> bool {
+        if x.tag != y.tag || x.leaf != y.leaf {
+            return false;
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < x.children.len() && j < y.children.len() {
+            let (p, q) = (&x.children[i], &y.children[j]);
+            let ord = if p.name == q.name {
+                Ordering::Equal
+            } else {
+                natural_cmp(&p.name, &q.name)
+            };
+            match ord {
+                Ordering::Less => i += 1,
+                Ordering::Greater => j += 1,
+                Ordering::Equal => {
+                    if !same(p, q) {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        true
+    }
+    fn settled(n: &Node) -> bool {
+        if n.tag {
+            let tagged: std::collections::HashSet<&str> = n
+                .children
+                .iter()
+                .flat_map(|inst| inst.children.iter().filter(|c| c.tag))
+                .map(|c| &*c.name)
+                .collect();
+            if !tagged.is_empty()
+                && n.children
+                    .iter()
+                    .flat_map(|inst| inst.children.iter())
+                    .any(|c| !c.tag && tagged.contains(&*c.name))
+            {
+                return false;
+            }
+        }
+        n.children.iter().all(settled)
+    }
+    !a.root.tag && !b.root.tag && same(&a.root, &b.root) && settled(&a.root) && settled(&b.root)
+}
+
 fn check_path<S: AsRef<str>>(path: &[S]) -> Result<(), Error> {
     if path.is_empty() {
         return Err(Error::EmptyPath);
