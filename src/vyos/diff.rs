@@ -586,8 +586,8 @@ pub fn render_unified_with(
             let mut masked = style;
             masked.mask_secrets = true;
             (
-                Some(render_boot(&a, &masked)),
-                Some(render_boot(&b, &masked)),
+                Some(render_boot(a, &masked)),
+                Some(render_boot(b, &masked)),
             )
         }
     };
