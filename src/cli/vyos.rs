@@ -248,14 +248,12 @@ fn diff(a: &DiffArgs) -> Exit {
             vyos::render_compare_commands_with(&old.tree, &new.tree, &scopes, secrets)
         }
         DiffFormat::Compare => vyos::render_compare_with(&old.tree, &new.tree, &scopes, secrets),
-        DiffFormat::Unified => vyos::render_unified_with(
-            &old.tree,
-            &new.tree,
-            &scopes,
-            &a.old.display().to_string(),
-            &a.new.display().to_string(),
-            secrets,
-        ),
+        DiffFormat::Unified => {
+            // Render both sides, then free the trees before the text diff runs.
+            let sides = vyos::unified_sides(&old.tree, &new.tree, &scopes, secrets);
+            drop((old, new));
+            sides.render(&a.old.display().to_string(), &a.new.display().to_string())
+        }
     };
     if text.is_empty() {
         return Exit::Ok;

@@ -570,69 +570,96 @@ pub fn render_unified_with(
     new_name: &str,
     secrets: Secrets,
 ) -> String {
+    unified_sides(a, b, scopes, secrets).render(old_name, new_name)
+}
+
+/// The two sides of [`render_unified_with`], rendered: the trees can be dropped before the
+/// text diff runs, which keeps a diff of two large configs within memory.
+#[derive(Debug, Clone)]
+pub struct UnifiedSides {
+    old: String,
+    new: String,
+    /// The masked renders, when secrets are hidden: the same lines as the real ones (a value
+    /// is one line), only the secret values differ.
+    shown: Option<(String, String)>,
+}
+
+/// Renders the sides of a unified diff (see [`render_unified_with`]).
+pub fn unified_sides(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> UnifiedSides {
     let style = BootStyle::vyos_1_5();
     let (a, b) = harmonized(a, b, scopes);
     let (a, b) = (&*a, &*b);
     let old = render_boot(a, &style);
     let new = render_boot(b, &style);
-    if old == new {
-        return String::new();
-    }
-    // The masked renders have the same lines as the real ones (a value is one line), only
-    // the secret values differ.
-    let (old_shown, new_shown) = match secrets {
-        Secrets::Show => (None, None),
-        Secrets::Hide => {
-            let mut masked = style;
-            masked.mask_secrets = true;
+    let shown = (secrets == Secrets::Hide && old != new).then(|| {
+        let mut masked = style;
+        masked.mask_secrets = true;
+        (render_boot(a, &masked), render_boot(b, &masked))
+    });
+    UnifiedSides { old, new, shown }
+}
+
+impl UnifiedSides {
+    /// The unified diff (3 lines of context); empty when the sides are equal. Lines are
+    /// compared with their real values and printed as shown.
+    pub fn render(&self, old_name: &str, new_name: &str) -> String {
+        if self.old == self.new {
+            return String::new();
+        }
+        let diff = similar::TextDiff::from_lines(&self.old, &self.new);
+        let masked: Option<(Vec<&str>, Vec<&str>)> = self.shown.as_ref().map(|(o, n)| {
             (
-                Some(render_boot(a, &masked)),
-                Some(render_boot(b, &masked)),
+                o.split_inclusive('\n').collect(),
+                n.split_inclusive('\n').collect(),
             )
-        }
-    };
-    let old_lines: Vec<&str> = old_shown
-        .as_deref()
-        .unwrap_or(&old)
-        .split_inclusive('\n')
-        .collect();
-    let new_lines: Vec<&str> = new_shown
-        .as_deref()
-        .unwrap_or(&new)
-        .split_inclusive('\n')
-        .collect();
-    let diff = similar::TextDiff::from_lines(&old, &new);
-    let mut out = String::new();
-    for ops in diff.grouped_ops(3) {
-        if ops.is_empty() {
-            continue;
-        }
-        if out.is_empty() {
-            let _ = writeln!(out, "--- {old_name}\n+++ {new_name}");
-        }
-        let _ = writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(&ops));
-        for op in &ops {
-            let (tag, old_range, new_range) = op.as_tag_tuple();
-            let mut push = |mark: char, lines: &[&str]| {
-                for line in lines {
+        });
+        let old_line = |k: usize| -> &str {
+            match &masked {
+                Some((o, _)) => o.get(k).copied(),
+                None => diff.old_slice(k),
+            }
+            .unwrap_or_default()
+        };
+        let new_line = |k: usize| -> &str {
+            match &masked {
+                Some((_, n)) => n.get(k).copied(),
+                None => diff.new_slice(k),
+            }
+            .unwrap_or_default()
+        };
+        let mut out = String::new();
+        for ops in diff.grouped_ops(3) {
+            if ops.is_empty() {
+                continue;
+            }
+            if out.is_empty() {
+                let _ = writeln!(out, "--- {old_name}\n+++ {new_name}");
+            }
+            let _ = writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(&ops));
+            for op in &ops {
+                let (tag, old_range, new_range) = op.as_tag_tuple();
+                let mut push = |mark: char, line: &str| {
                     out.push(mark);
                     out.push_str(line);
-                }
-            };
-            let old_part = old_lines.get(old_range).unwrap_or_default();
-            let new_part = new_lines.get(new_range).unwrap_or_default();
-            match tag {
-                similar::DiffTag::Equal => push(' ', old_part),
-                similar::DiffTag::Delete => push('-', old_part),
-                similar::DiffTag::Insert => push('+', new_part),
-                similar::DiffTag::Replace => {
-                    push('-', old_part);
-                    push('+', new_part);
+                };
+                match tag {
+                    similar::DiffTag::Equal => old_range.for_each(|k| push(' ', old_line(k))),
+                    similar::DiffTag::Delete => old_range.for_each(|k| push('-', old_line(k))),
+                    similar::DiffTag::Insert => new_range.for_each(|k| push('+', new_line(k))),
+                    similar::DiffTag::Replace => {
+                        old_range.for_each(|k| push('-', old_line(k)));
+                        new_range.for_each(|k| push('+', new_line(k)));
+                    }
                 }
             }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]

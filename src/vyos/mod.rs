@@ -29,8 +29,9 @@ pub mod tree;
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
-    apply, apply_all, apply_command, diff, render_compare, render_compare_commands,
+    UnifiedSides, apply, apply_all, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
+    unified_sides,
 };
 pub use natural::natural_cmp;
 pub use render::{
