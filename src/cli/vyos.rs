@@ -249,9 +249,8 @@ fn diff(a: &DiffArgs) -> Exit {
         }
         DiffFormat::Compare => vyos::render_compare_with(&old.tree, &new.tree, &scopes, secrets),
         DiffFormat::Unified => {
-            // Render both sides, then free the trees before the text diff runs.
-            let sides = vyos::unified_sides(&old.tree, &new.tree, &scopes, secrets);
-            drop((old, new));
+            // Each tree is rendered and freed in turn before the text diff runs.
+            let sides = vyos::unified_sides_from(old.tree, new.tree, &scopes, secrets);
             sides.render(&a.old.display().to_string(), &a.new.display().to_string())
         }
     };

@@ -604,6 +604,37 @@ pub fn unified_sides(
     UnifiedSides { old, new, shown }
 }
 
+/// [`unified_sides`] taking the trees by value: each is harmonized in place, rendered and
+/// freed before the other is rendered, so at most one tree and the texts are alive at once.
+pub fn unified_sides_from(
+    a: ConfigTree,
+    b: ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> UnifiedSides {
+    let (mut a, mut b) = if scopes.is_empty() {
+        (a, b)
+    } else {
+        (a.restrict(scopes), b.restrict(scopes))
+    };
+    harmonize_flags(&mut a, &mut b);
+    let style = BootStyle::vyos_1_5();
+    let mut masked = style;
+    masked.mask_secrets = true;
+    let hide = secrets == Secrets::Hide;
+    let old = render_boot(&a, &style);
+    let old_shown = hide.then(|| render_boot(&a, &masked));
+    drop(a);
+    let new = render_boot(&b, &style);
+    let new_shown = hide.then(|| render_boot(&b, &masked));
+    drop(b);
+    UnifiedSides {
+        old,
+        new,
+        shown: old_shown.zip(new_shown),
+    }
+}
+
 impl UnifiedSides {
     /// The unified diff (3 lines of context); empty when the sides are equal. Lines are
     /// compared with their real values and printed as shown.
@@ -772,6 +803,21 @@ mod tests {
                 "set d y '1'"
             ]
         );
+    }
+
+    #[test]
+    fn unified_sides_from_owned_trees_match_the_borrowed_view() {
+        let a = tree("a {\n key k1\n x 1\n}\nb {\n y 1\n}\n");
+        let b = tree("a {\n key k2\n x 2\n}\nb {\n y 2\n}\n");
+        for secrets in [Secrets::Show, Secrets::Hide] {
+            for scopes in [vec![], vec![Path::parse("a")]] {
+                let borrowed = render_unified_with(&a, &b, &scopes, "o", "n", secrets);
+                let owned =
+                    unified_sides_from(a.clone(), b.clone(), &scopes, secrets).render("o", "n");
+                assert_eq!(owned, borrowed);
+                assert_eq!(borrowed.contains("k1"), secrets == Secrets::Show);
+            }
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
     UnifiedSides, apply, apply_all, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
-    unified_sides,
+    unified_sides, unified_sides_from,
 };
 pub use natural::natural_cmp;
 pub use render::{
