@@ -254,6 +254,15 @@ proptest! {
     }
 
     #[test]
+    fn flags_agree_exactly_when_harmonizing_changes_nothing(a in spec(), b in spec()) {
+        let (ta, tb) = (build(&a), build(&b));
+        let (mut x, mut y) = (ta.clone(), tb.clone());
+        vyos::harmonize_flags(&mut x, &mut y);
+        prop_assert_eq!(vyos::flags_agree(&ta, &tb), x == ta && y == tb);
+        prop_assert!(vyos::flags_agree(&x, &y));
+    }
+
+    #[test]
     fn diff_with_itself_is_empty(a in spec()) {
         let t = build(&a);
         prop_assert!(vyos::diff(&t, &t, &[]).is_empty());

@@ -36,8 +36,46 @@ pub struct ShowArgs {
     /// Hide secret values (`****************`), as plain `show configuration` does.
     #[arg(long)]
     pub hide_secrets: bool,
+    /// Refuse an input larger than this (bytes, or with a K, M or G suffix: KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_input_size: u64,
+    /// Read a command list as text written by people (the strict parser): refuse what VyOS
+    /// would read differently instead of taking an unquoted last word as a node.
+    #[arg(long)]
+    pub strict: bool,
     /// A config.boot (any dialect) or a list of set commands.
     pub file: std::path::PathBuf,
+}
+
+/// The default of `--max-input-size`, in bytes.
+pub const DEFAULT_MAX_INPUT: u64 = 64 << 20;
+
+/// `--max-input-size`: bytes, or a number with a K, M or G (binary) suffix.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (bytes, or a number with K, M or G)"))?;
+    n.checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is out of range"))
+}
+
+/// A size for messages: `64 MiB`, or bytes.
+fn show_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,6 +112,12 @@ pub struct DiffArgs {
     /// Hide secret values in the output.
     #[arg(long)]
     pub hide_secrets: bool,
+    /// Refuse an input larger than this (bytes, or with a K, M or G suffix: KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_input_size: u64,
+    /// Read command lists as text written by people (see `vyos show --strict`).
+    #[arg(long)]
+    pub strict: bool,
     pub old: std::path::PathBuf,
     pub new: std::path::PathBuf,
 }
@@ -97,16 +141,44 @@ pub fn run(args: &VyosArgs) -> Exit {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<BootFile, Exit> {
+/// Reads at most `cap` bytes of `path`, streaming: an input over the cap (`/dev/zero`, a
+/// runaway file) is refused after `cap + 1` bytes, never loaded whole.
+fn read_capped(path: &std::path::Path, cap: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let hint = file
+        .metadata()
+        .ok()
+        .map_or(0, |m| m.len().min(cap.saturating_add(1)));
+    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > cap {
+        return Err(format!(
+            "larger than the input cap of {} (raise it with --max-input-size)",
+            show_size(cap)
+        ));
+    }
+    String::from_utf8(buf).map_err(|e| format!("not UTF-8 text: {}", e.utf8_error()))
+}
+
+fn load(path: &std::path::Path, cap: u64, strict: bool) -> Result<BootFile, Exit> {
     let name = path.display();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_capped(path, cap) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{name}: {e}");
             return Err(Exit::BadInput);
         }
     };
-    vyos::ConfigTree::parse_any(&text).map_err(|e| {
+    let parsed = if strict && vyos::detect(&text) == vyos::InputKind::Commands {
+        vyos::ConfigTree::parse_commands_strict(&text).map(|tree| BootFile { tree, footer: None })
+    } else {
+        vyos::ConfigTree::parse_any(&text)
+    };
+    drop(text);
+    parsed.map_err(|e| {
         match e.position() {
             Some((line, col)) => eprintln!("{name}:{line}:{col}: {e}"),
             None => eprintln!("{name}: {e}"),
@@ -128,7 +200,7 @@ fn emit(text: &str) -> Exit {
 }
 
 fn show(a: &ShowArgs) -> Exit {
-    let file = match load(&a.file) {
+    let file = match load(&a.file, a.max_input_size, a.strict) {
         Ok(f) => f,
         Err(e) => return e,
     };
@@ -154,7 +226,10 @@ fn show(a: &ShowArgs) -> Exit {
 }
 
 fn diff(a: &DiffArgs) -> Exit {
-    let (old, new) = match (load(&a.old), load(&a.new)) {
+    let (old, new) = match (
+        load(&a.old, a.max_input_size, a.strict),
+        load(&a.new, a.max_input_size, a.strict),
+    ) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => return e,
     };
@@ -173,14 +248,11 @@ fn diff(a: &DiffArgs) -> Exit {
             vyos::render_compare_commands_with(&old.tree, &new.tree, &scopes, secrets)
         }
         DiffFormat::Compare => vyos::render_compare_with(&old.tree, &new.tree, &scopes, secrets),
-        DiffFormat::Unified => vyos::render_unified_with(
-            &old.tree,
-            &new.tree,
-            &scopes,
-            &a.old.display().to_string(),
-            &a.new.display().to_string(),
-            secrets,
-        ),
+        DiffFormat::Unified => {
+            // Each tree is rendered and freed in turn before the text diff runs.
+            let sides = vyos::unified_sides_from(old.tree, new.tree, &scopes, secrets);
+            sides.render(&a.old.display().to_string(), &a.new.display().to_string())
+        }
     };
     if text.is_empty() {
         return Exit::Ok;

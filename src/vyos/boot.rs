@@ -9,9 +9,11 @@
 //!   end its line and `b { c d }` is a syntax error.
 //! - Longest match decides between rules: `/*x*/` (no space after `/*`) is an identifier, not a
 //!   comment; `//` at the start of a token comments out the rest of the line.
-//! - Newlines inside `/* */` are not counted, and a newline inside a quoted string is counted
-//!   only when it stands alone between an escape or quote and the next quote or backslash, so
-//!   reported line numbers match VyOS's, wrong as they may be.
+//! - Positions are true ones, where VyOS's are not: its lexer does not count the newlines inside
+//!   `/* */`, and counts a newline inside a quoted string only when it stands alone between an
+//!   escape or quote and the next quote or backslash, so after a multi-line comment or string
+//!   VyOS reports too small a line. We accept and reject exactly what VyOS does, but count
+//!   every newline.
 //! - A syntax error is reported at the start of the offending token as the lexer saw it last: a
 //!   quoted string at its closing quote, a comment at its `*/`. Columns count bytes from 1.
 //! - Repeated plain nodes merge one level deep (their children lists are concatenated), so a
@@ -337,11 +339,21 @@ impl<'a> Lexer<'a> {
         match self.b[body..].windows(2).position(|w| w == b"*/") {
             Some(n) => {
                 let close = body + n;
+                for (k, &x) in self.b[body..close].iter().enumerate() {
+                    if x == b'\n' {
+                        self.newline_at(body + k);
+                    }
+                }
                 self.pos = close + 2;
                 self.inside = false;
                 Ok((Tok::Comment(&self.src[body..close]), self.pos_at(close)))
             }
             None => {
+                for (k, &x) in self.b[body..].iter().enumerate() {
+                    if x == b'\n' {
+                        self.newline_at(body + k);
+                    }
+                }
                 let at = self.pos_at(self.b.len());
                 self.pos = self.b.len();
                 Err(Error::Lexing {
@@ -407,14 +419,16 @@ impl<'a> Lexer<'a> {
                 chunk_start = i;
                 continue;
             }
-            // A run of ordinary characters. ocamllex counts a newline only when the `'\n'`
-            // rule wins, that is when the newline is the whole run.
+            // A run of ordinary characters; every newline in it counts (ocamllex counts one only
+            // when it is the whole run).
             let run_end = self.b[i..]
                 .iter()
                 .position(|&x| x == q || x == b'\\')
                 .map_or(self.b.len(), |n| i + n);
-            if run_end - i == 1 && c == b'\n' {
-                self.newline_at(i);
+            for k in i..run_end {
+                if self.b[k] == b'\n' {
+                    self.newline_at(k);
+                }
             }
             i = run_end;
         }
@@ -687,6 +701,29 @@ mod tests {
     }
 
     #[test]
+    fn true_line_numbers_after_multi_line_comments() {
+        // VyOS says line 3 (it skips the comment's newlines); the error is on line 5.
+        check_err(
+            "/* one\ntwo\nthree */\na {\n    b c d\n}\n",
+            "Syntax error on line 5, character 9: Invalid syntax.",
+            5,
+            9,
+        );
+        // And after a multi-line quoted value.
+        check_err(
+            "a \"x\ny\nz\"\nb c d\n",
+            "Syntax error on line 4, character 5: Invalid syntax.",
+            4,
+            5,
+        );
+        // The same inputs are accepted as before.
+        check(
+            "/* one\ntwo */\na \"x\ny\"\n",
+            "set a 'x\\ny'\ncomment a 'one\ntwo'\n",
+        );
+    }
+
+    #[test]
     fn tag_values_with_whitespace_are_refused() {
         for input in [
             "t \"x y\" {\n}\n",
@@ -749,21 +786,21 @@ mod tests {
         check_err("a \"fo\\o\" {\n}\n", "lexing: empty token", 1, 6);
         check_err(
             "/* a\n\n*/ b {\n c d e\n}\n",
-            "Syntax error on line 2, character 6: Invalid syntax.",
-            2,
+            "Syntax error on line 4, character 6: Invalid syntax.",
+            4,
             6,
         );
         check_err(
             "/* a\n*/ x y z\n",
-            "Syntax error on line 1, character 13: Invalid syntax.",
-            1,
-            13,
+            "Syntax error on line 2, character 8: Invalid syntax.",
+            2,
+            8,
         );
         check_err(
             "a \"x\n",
-            "Syntax error on line 1, character 6: Quoted string is missing the closing double quote",
+            "Syntax error on line 2, character 1: Quoted string is missing the closing double quote",
+            2,
             1,
-            6,
         );
         check_err("/* open", "lexing: empty token", 1, 8);
         check_err(

@@ -25,7 +25,7 @@ use super::commands::{Command, Op};
 use super::natural::natural_cmp;
 use super::render::{BootStyle, render_boot};
 use super::secret::Secrets;
-use super::tree::{ConfigTree, Node, Path, SetMode, harmonize_flags, path_cmp};
+use super::tree::{ConfigTree, Node, Path, SetMode, flags_agree, harmonize_flags, path_cmp};
 
 #[derive(Default)]
 struct Out {
@@ -129,8 +129,15 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     if a.values() != b.values() {
         let av = a.values();
         let bv = b.values();
-        let kept: Vec<&String> = av.iter().filter(|v| bv.contains(v)).collect();
-        let added: Vec<&String> = bv.iter().filter(|v| !av.contains(v)).collect();
+        let removed_values = minus(av, bv);
+        let kept: Vec<&String> = if removed_values.is_empty() {
+            av.iter().collect()
+        } else {
+            let gone: std::collections::HashSet<&str> =
+                removed_values.iter().map(|v| v.as_str()).collect();
+            av.iter().filter(|v| !gone.contains(v.as_str())).collect()
+        };
+        let added: Vec<&String> = minus(bv, av);
         let in_place = kept.len() + added.len() == bv.len()
             && kept
                 .iter()
@@ -138,10 +145,7 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
                 .zip(bv)
                 .all(|(x, y)| *x == y);
         let (removed, to_set): (Vec<&String>, Vec<&String>) = if in_place {
-            (
-                sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
-                added,
-            )
+            (sorted_distinct(removed_values.into_iter()), added)
         } else {
             (sorted_distinct(av.iter()), bv.iter().collect())
         };
@@ -200,6 +204,15 @@ fn diff_common<'t>(a: &'t Node, b: &'t Node, path: &mut Vec<&'t str>, out: &mut 
     survives
 }
 
+/// The values of `a` not in `b`, in `a`'s order: a hash lookup, so linear in both.
+fn minus<'v>(a: &'v [String], b: &[String]) -> Vec<&'v String> {
+    if b.len() < 8 {
+        return a.iter().filter(|v| !b.contains(v)).collect();
+    }
+    let other: std::collections::HashSet<&str> = b.iter().map(String::as_str).collect();
+    a.iter().filter(|v| !other.contains(v.as_str())).collect()
+}
+
 fn sorted_distinct<'v>(it: impl Iterator<Item = &'v String>) -> Vec<&'v String> {
     let mut v: Vec<&String> = it.collect();
     v.sort_by(|a, b| natural_cmp(a, b));
@@ -246,7 +259,8 @@ fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
 /// and `order_commands`): all `delete` lines, a newline, all `set` lines, a newline; comment
 /// lines are dropped, changed values of a leaf are listed in natural order, a leaf whose values
 /// only changed order prints nothing, and the children of a leaf whose values changed are not
-/// visited. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
+/// visited. Within one parent, the nodes both sides have come first (in natural order) and the
+/// nodes only B has after them, as VyOS walks them. Empty when the trees are equal in scope (VyOS then prints its "No changes" line).
 ///
 /// This is what VyOS shows, not a complete recipe: use [`diff()`] to get commands that rebuild B.
 pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
@@ -296,8 +310,8 @@ fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t st
                 (vec![&av[0]], vec![&bv[0]])
             } else {
                 (
-                    sorted_distinct(av.iter().filter(|v| !bv.contains(v))),
-                    sorted_distinct(bv.iter().filter(|v| !av.contains(v))),
+                    sorted_distinct(minus(av, bv).into_iter()),
+                    sorted_distinct(minus(bv, av).into_iter()),
                 )
             };
             for v in sub {
@@ -309,9 +323,16 @@ fn vyos_walk<'t>(a: Option<&'t Node>, b: Option<&'t Node>, path: &mut Vec<&'t st
             }
         }
         (Some(x), Some(y)) => {
-            for (ca, cb) in zip_children(x.children(), y.children()) {
-                path.push(ca.or(cb).map_or("", Node::name));
-                vyos_walk(ca, cb, path, out);
+            // VyOS's order: the old node's children (each paired with its new copy, if any),
+            // then the children only the new node has.
+            for ca in x.children() {
+                path.push(ca.name());
+                vyos_walk(Some(ca), y.child(ca.name()), path, out);
+                path.pop();
+            }
+            for cb in y.children().iter().filter(|c| x.child(c.name()).is_none()) {
+                path.push(cb.name());
+                vyos_walk(None, Some(cb), path, out);
                 path.pop();
             }
         }
@@ -358,10 +379,40 @@ pub fn apply_command(tree: &mut ConfigTree, cmd: &Command, mode: SetMode) -> Res
 /// Replays `cmds` on a copy of `tree` (`set` appends values, see [`SetMode::Add`]).
 pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
     let mut t = tree.clone();
-    for c in cmds {
-        apply_command(&mut t, c, SetMode::Add)?;
-    }
+    apply_all(&mut t, cmds, SetMode::Add).map_err(|(_, e)| e)?;
     Ok(t)
+}
+
+/// Applies `cmds` in order; a run of value deletes on one leaf (what [`diff()`] emits for a
+/// removed multi-value leaf) is done in one pass, so the cost stays linear in the values. On
+/// error, returns the index of the failing command (the first of its run).
+pub fn apply_all(
+    tree: &mut ConfigTree,
+    cmds: &[Command],
+    mode: SetMode,
+) -> Result<(), (usize, Error)> {
+    let mut i = 0;
+    while i < cmds.len() {
+        let c = &cmds[i];
+        if c.op == Op::Delete && c.value.is_some() {
+            let run = cmds[i..]
+                .iter()
+                .take_while(|d| d.op == Op::Delete && d.value.is_some() && d.path == c.path)
+                .count();
+            if run > 1 {
+                let values: Vec<&str> = cmds[i..i + run]
+                    .iter()
+                    .filter_map(|d| d.value.as_deref())
+                    .collect();
+                tree.delete_values(&c.path, &values).map_err(|e| (i, e))?;
+                i += run;
+                continue;
+            }
+        }
+        apply_command(tree, c, mode).map_err(|e| (i, e))?;
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The `compare` view of vyos1x-config `Config_diff` (`cmds=false`): for each change a
@@ -382,9 +433,8 @@ pub fn render_compare_with(
     scopes: &[Path],
     secrets: Secrets,
 ) -> String {
-    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
-    harmonize_flags(&mut a, &mut b);
-    let (a, b) = (&a, &b);
+    let (a, b) = harmonized(a, b, scopes);
+    let (a, b) = (&*a, &*b);
     let mut style = BootStyle::vyos_1_5();
     style.mask_secrets = secrets == Secrets::Hide;
     let mut c = Compare {
@@ -405,6 +455,25 @@ pub fn render_compare_with(
         }
     }
     c.out
+}
+
+/// The two trees restricted to `scopes` with [`harmonize_flags`] applied; borrowed, not
+/// copied, when there is no scope and the flags already agree (two config.boot files).
+fn harmonized<'t>(
+    a: &'t ConfigTree,
+    b: &'t ConfigTree,
+    scopes: &[Path],
+) -> (
+    std::borrow::Cow<'t, ConfigTree>,
+    std::borrow::Cow<'t, ConfigTree>,
+) {
+    use std::borrow::Cow;
+    if scopes.is_empty() && flags_agree(a, b) {
+        return (Cow::Borrowed(a), Cow::Borrowed(b));
+    }
+    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
+    harmonize_flags(&mut a, &mut b);
+    (Cow::Owned(a), Cow::Owned(b))
 }
 
 struct Compare<'p> {
@@ -432,10 +501,8 @@ impl<'p> Compare<'p> {
                     self.marked("- ", x);
                     self.marked("+ ", y);
                 } else {
-                    let sub =
-                        sorted_distinct(x.values().iter().filter(|v| !y.values().contains(v)));
-                    let add =
-                        sorted_distinct(y.values().iter().filter(|v| !x.values().contains(v)));
+                    let sub = sorted_distinct(minus(x.values(), y.values()).into_iter());
+                    let add = sorted_distinct(minus(y.values(), x.values()).into_iter());
                     if !sub.is_empty() {
                         self.marked("- ", &with_values(x, &sub));
                     }
@@ -503,69 +570,127 @@ pub fn render_unified_with(
     new_name: &str,
     secrets: Secrets,
 ) -> String {
+    unified_sides(a, b, scopes, secrets).render(old_name, new_name)
+}
+
+/// The two sides of [`render_unified_with`], rendered: the trees can be dropped before the
+/// text diff runs, which keeps a diff of two large configs within memory.
+#[derive(Debug, Clone)]
+pub struct UnifiedSides {
+    old: String,
+    new: String,
+    /// The masked renders, when secrets are hidden: the same lines as the real ones (a value
+    /// is one line), only the secret values differ.
+    shown: Option<(String, String)>,
+}
+
+/// Renders the sides of a unified diff (see [`render_unified_with`]).
+pub fn unified_sides(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> UnifiedSides {
     let style = BootStyle::vyos_1_5();
-    let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
-    harmonize_flags(&mut a, &mut b);
-    let old = render_boot(&a, &style);
-    let new = render_boot(&b, &style);
-    if old == new {
-        return String::new();
-    }
-    // The masked renders have the same lines as the real ones (a value is one line), only
-    // the secret values differ.
-    let (old_shown, new_shown) = match secrets {
-        Secrets::Show => (None, None),
-        Secrets::Hide => {
-            let mut masked = style;
-            masked.mask_secrets = true;
-            (
-                Some(render_boot(&a, &masked)),
-                Some(render_boot(&b, &masked)),
-            )
-        }
+    let (a, b) = harmonized(a, b, scopes);
+    let (a, b) = (&*a, &*b);
+    let old = render_boot(a, &style);
+    let new = render_boot(b, &style);
+    let shown = (secrets == Secrets::Hide && old != new).then(|| {
+        let mut masked = style;
+        masked.mask_secrets = true;
+        (render_boot(a, &masked), render_boot(b, &masked))
+    });
+    UnifiedSides { old, new, shown }
+}
+
+/// [`unified_sides`] taking the trees by value: each is harmonized in place, rendered and
+/// freed before the other is rendered, so at most one tree and the texts are alive at once.
+pub fn unified_sides_from(
+    a: ConfigTree,
+    b: ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> UnifiedSides {
+    let (mut a, mut b) = if scopes.is_empty() {
+        (a, b)
+    } else {
+        (a.restrict(scopes), b.restrict(scopes))
     };
-    let old_lines: Vec<&str> = old_shown
-        .as_deref()
-        .unwrap_or(&old)
-        .split_inclusive('\n')
-        .collect();
-    let new_lines: Vec<&str> = new_shown
-        .as_deref()
-        .unwrap_or(&new)
-        .split_inclusive('\n')
-        .collect();
-    let diff = similar::TextDiff::from_lines(&old, &new);
-    let mut out = String::new();
-    for ops in diff.grouped_ops(3) {
-        if ops.is_empty() {
-            continue;
+    harmonize_flags(&mut a, &mut b);
+    let style = BootStyle::vyos_1_5();
+    let mut masked = style;
+    masked.mask_secrets = true;
+    let hide = secrets == Secrets::Hide;
+    let old = render_boot(&a, &style);
+    let old_shown = hide.then(|| render_boot(&a, &masked));
+    drop(a);
+    let new = render_boot(&b, &style);
+    let new_shown = hide.then(|| render_boot(&b, &masked));
+    drop(b);
+    UnifiedSides {
+        old,
+        new,
+        shown: old_shown.zip(new_shown),
+    }
+}
+
+impl UnifiedSides {
+    /// The unified diff (3 lines of context); empty when the sides are equal. Lines are
+    /// compared with their real values and printed as shown.
+    pub fn render(&self, old_name: &str, new_name: &str) -> String {
+        if self.old == self.new {
+            return String::new();
         }
-        if out.is_empty() {
-            let _ = writeln!(out, "--- {old_name}\n+++ {new_name}");
-        }
-        let _ = writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(&ops));
-        for op in &ops {
-            let (tag, old_range, new_range) = op.as_tag_tuple();
-            let mut push = |mark: char, lines: &[&str]| {
-                for line in lines {
+        let diff = similar::TextDiff::from_lines(&self.old, &self.new);
+        let masked: Option<(Vec<&str>, Vec<&str>)> = self.shown.as_ref().map(|(o, n)| {
+            (
+                o.split_inclusive('\n').collect(),
+                n.split_inclusive('\n').collect(),
+            )
+        });
+        let old_line = |k: usize| -> &str {
+            match &masked {
+                Some((o, _)) => o.get(k).copied(),
+                None => diff.old_slice(k),
+            }
+            .unwrap_or_default()
+        };
+        let new_line = |k: usize| -> &str {
+            match &masked {
+                Some((_, n)) => n.get(k).copied(),
+                None => diff.new_slice(k),
+            }
+            .unwrap_or_default()
+        };
+        let mut out = String::new();
+        for ops in diff.grouped_ops(3) {
+            if ops.is_empty() {
+                continue;
+            }
+            if out.is_empty() {
+                let _ = writeln!(out, "--- {old_name}\n+++ {new_name}");
+            }
+            let _ = writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(&ops));
+            for op in &ops {
+                let (tag, old_range, new_range) = op.as_tag_tuple();
+                let mut push = |mark: char, line: &str| {
                     out.push(mark);
                     out.push_str(line);
-                }
-            };
-            let old_part = old_lines.get(old_range).unwrap_or_default();
-            let new_part = new_lines.get(new_range).unwrap_or_default();
-            match tag {
-                similar::DiffTag::Equal => push(' ', old_part),
-                similar::DiffTag::Delete => push('-', old_part),
-                similar::DiffTag::Insert => push('+', new_part),
-                similar::DiffTag::Replace => {
-                    push('-', old_part);
-                    push('+', new_part);
+                };
+                match tag {
+                    similar::DiffTag::Equal => old_range.for_each(|k| push(' ', old_line(k))),
+                    similar::DiffTag::Delete => old_range.for_each(|k| push('-', old_line(k))),
+                    similar::DiffTag::Insert => new_range.for_each(|k| push('+', new_line(k))),
+                    similar::DiffTag::Replace => {
+                        old_range.for_each(|k| push('-', old_line(k)));
+                        new_range.for_each(|k| push('+', new_line(k)));
+                    }
                 }
             }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -655,6 +780,44 @@ mod tests {
             "\nset a m '2'\nset a m '1'\nset a m '9'\nset a m '3'\nset a s 'y'\n"
         );
         assert_eq!(render_compare_commands(&a, &a, &[]), "");
+    }
+
+    #[test]
+    fn compare_commands_lists_new_nodes_after_common_ones() {
+        let a = tree("a {\n x 1\n}\nc {\n x 1\n}\nd {\n x 1\n}\n");
+        let b = tree("a {\n x 2\n}\nb {\n x 1\n}\nc {\n x 2\n}\nd {\n x 1\n y 1\n}\n");
+        assert_eq!(
+            render_compare_commands(&a, &b, &[]),
+            "delete a x '1'\ndelete c x '1'\nset a x '2'\nset c x '2'\nset d y '1'\nset b x '1'\n"
+        );
+        // The rebuild recipe keeps natural order.
+        let shown: Vec<String> = diff(&a, &b, &[]).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "delete a x '1'",
+                "delete c x '1'",
+                "set a x '2'",
+                "set b x '1'",
+                "set c x '2'",
+                "set d y '1'"
+            ]
+        );
+    }
+
+    #[test]
+    fn unified_sides_from_owned_trees_match_the_borrowed_view() {
+        let a = tree("a {\n key k1\n x 1\n}\nb {\n y 1\n}\n");
+        let b = tree("a {\n key k2\n x 2\n}\nb {\n y 2\n}\n");
+        for secrets in [Secrets::Show, Secrets::Hide] {
+            for scopes in [vec![], vec![Path::parse("a")]] {
+                let borrowed = render_unified_with(&a, &b, &scopes, "o", "n", secrets);
+                let owned =
+                    unified_sides_from(a.clone(), b.clone(), &scopes, secrets).render("o", "n");
+                assert_eq!(owned, borrowed);
+                assert_eq!(borrowed.contains("k1"), secrets == Secrets::Show);
+            }
+        }
     }
 
     #[test]

@@ -29,8 +29,9 @@ pub mod tree;
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands, parse_commands_strict};
 pub use diff::{
-    apply, apply_command, diff, render_compare, render_compare_commands,
+    UnifiedSides, apply, apply_all, apply_command, diff, render_compare, render_compare_commands,
     render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
+    unified_sides, unified_sides_from,
 };
 pub use natural::natural_cmp;
 pub use render::{
@@ -39,7 +40,8 @@ pub use render::{
 };
 pub use secret::{MASK, Secrets, is_secret};
 pub use tree::{
-    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, harmonize_flags, validate_value,
+    ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, flags_agree, harmonize_flags,
+    validate_path_word, validate_value,
 };
 
 /// Everything that can go wrong in `vyos`.
@@ -134,13 +136,18 @@ fn tree_from_commands(text: &str) -> Result<ConfigTree, Error> {
 
 fn tree_from_located(list: Vec<commands::Located>) -> Result<ConfigTree, Error> {
     let mut tree = ConfigTree::new();
-    for located in list {
-        apply_command(&mut tree, &located.command, SetMode::Add).map_err(|e| Error::Command {
-            line: located.line,
-            column: located.column,
+    let (positions, cmds): (Vec<(usize, usize)>, Vec<Command>) = list
+        .into_iter()
+        .map(|l| ((l.line, l.column), l.command))
+        .unzip();
+    diff::apply_all(&mut tree, &cmds, SetMode::Add).map_err(|(i, e)| {
+        let (line, column) = positions.get(i).copied().unwrap_or((0, 0));
+        Error::Command {
+            line,
+            column,
             message: e.to_string(),
-        })?;
-    }
+        }
+    })?;
     Ok(tree)
 }
 

@@ -81,11 +81,45 @@ impl<S: AsRef<str>> From<&[S]> for Path {
     }
 }
 
+/// How many values a leaf holds before `set` and `delete` look them up through a hash index
+/// instead of scanning (a firewall group with tens of thousands of entries is ordinary).
+const INDEX_FROM: usize = 32;
+
+/// A lookup of a leaf's values (value → how many times it is held), built on the first
+/// lookup once the leaf holds [`INDEX_FROM`] values and kept up to date by the edits of this
+/// module; anything else that changes the values drops it. Not part of a node's identity:
+/// equality ignores it, a clone starts without it.
+#[derive(Default)]
+// Boxed so that every node pays one pointer for it, not a whole map header.
+#[allow(clippy::box_collection)]
+struct ValueIndex(Option<Box<std::collections::HashMap<Box<str>, u32>>>);
+
+impl Clone for ValueIndex {
+    fn clone(&self) -> Self {
+        ValueIndex(None)
+    }
+}
+
+impl PartialEq for ValueIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ValueIndex {}
+
+impl fmt::Debug for ValueIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ValueIndex")
+    }
+}
+
 /// One node of the tree. The root is a node with an empty name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
     name: Box<str>,
     values: Values,
+    index: ValueIndex,
     children: Vec<Node>,
     comment: Option<Box<str>>,
     tag: bool,
@@ -112,6 +146,7 @@ impl Node {
         Node {
             name: name.into_boxed_str(),
             values,
+            index: ValueIndex::default(),
             children,
             comment: comment.map(String::into_boxed_str),
             tag,
@@ -158,7 +193,52 @@ impl Node {
         &mut self.children
     }
     pub(crate) fn values_mut(&mut self) -> &mut Values {
+        self.index = ValueIndex::default();
         &mut self.values
+    }
+
+    /// Whether the leaf holds `v`: a scan for a few values, the index for many.
+    fn has_value(&mut self, v: &str) -> bool {
+        if self.values.len() < INDEX_FROM && self.index.0.is_none() {
+            return self.values.iter().any(|x| x == v);
+        }
+        let values = &self.values;
+        let index = self.index.0.get_or_insert_with(|| {
+            let mut m = std::collections::HashMap::with_capacity(values.len());
+            for x in values {
+                *m.entry(Box::from(x.as_str())).or_insert(0) += 1;
+            }
+            Box::new(m)
+        });
+        index.contains_key(v)
+    }
+
+    /// Appends a value, keeping the index.
+    fn push_value(&mut self, v: &str) {
+        if let Some(m) = &mut self.index.0 {
+            *m.entry(Box::from(v)).or_insert(0) += 1;
+        }
+        self.values.push(v.to_owned());
+    }
+
+    /// Removes every copy of each of `vs` in one pass; returns whether any was there.
+    fn remove_values(&mut self, vs: &[&str]) -> bool {
+        if vs.len() == 1 && !self.has_value(vs[0]) {
+            return false;
+        }
+        let before = self.values.len();
+        if vs.len() < 4 {
+            self.values.retain(|x| !vs.contains(&x.as_str()));
+        } else {
+            let gone: std::collections::HashSet<&str> = vs.iter().copied().collect();
+            self.values.retain(|x| !gone.contains(x.as_str()));
+        }
+        if let Some(m) = &mut self.index.0 {
+            for v in vs {
+                m.remove(*v);
+            }
+        }
+        self.values.len() != before
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
@@ -331,18 +411,18 @@ impl ConfigTree {
         let Some(v) = value else {
             return Ok(SetOutcome::AlreadyExists);
         };
-        if node.values.iter().any(|x| x == v) && (mode == SetMode::Add || node.values.len() == 1) {
+        if (mode == SetMode::Add || node.values.len() == 1) && node.has_value(v) {
             return Ok(SetOutcome::AlreadyExists);
         }
         node.leaf = true;
         match mode {
             SetMode::Add => {
-                node.values.push(v.to_owned());
+                node.push_value(v);
                 Ok(SetOutcome::Added)
             }
             SetMode::Replace => {
                 let had = !node.values.is_empty();
-                node.values.clear();
+                node.values_mut().clear();
                 node.values.push(v.to_owned());
                 Ok(if had {
                     SetOutcome::Replaced
@@ -386,6 +466,20 @@ impl ConfigTree {
         path: &[S],
         value: Option<&str>,
     ) -> Result<DeleteOutcome, Error> {
+        match value {
+            Some(v) => self.delete_values(path, &[v]),
+            None => self.delete_node(path),
+        }
+    }
+
+    /// `delete path value` for each of `values` at once, in one pass over the leaf's values
+    /// (what a run of deletes on one leaf costs in [`crate::vyos::apply`]). `Deleted` if any
+    /// was there.
+    pub fn delete_values<S: AsRef<str>>(
+        &mut self,
+        path: &[S],
+        values: &[&str],
+    ) -> Result<DeleteOutcome, Error> {
         check_path(path)?;
         let Some((last, parent_path)) = path.split_last() else {
             return Err(Error::EmptyPath);
@@ -396,22 +490,30 @@ impl ConfigTree {
         let Ok(i) = parent.find(last.as_ref()) else {
             return Ok(DeleteOutcome::NothingToDelete);
         };
-        match value {
-            None => {
-                parent.children.remove(i);
-            }
-            Some(v) => {
-                let node = &mut parent.children[i];
-                if !node.values.iter().any(|x| x == v) {
-                    return Ok(DeleteOutcome::NothingToDelete);
-                }
-                node.values.retain(|x| x != v);
-                if !node.is_empty() {
-                    return Ok(DeleteOutcome::Deleted);
-                }
-                parent.children.remove(i);
-            }
+        let node = &mut parent.children[i];
+        if !node.remove_values(values) {
+            return Ok(DeleteOutcome::NothingToDelete);
         }
+        if !node.is_empty() {
+            return Ok(DeleteOutcome::Deleted);
+        }
+        parent.children.remove(i);
+        self.prune(parent_path);
+        Ok(DeleteOutcome::Deleted)
+    }
+
+    fn delete_node<S: AsRef<str>>(&mut self, path: &[S]) -> Result<DeleteOutcome, Error> {
+        check_path(path)?;
+        let Some((last, parent_path)) = path.split_last() else {
+            return Err(Error::EmptyPath);
+        };
+        let Some(parent) = self.root.get_mut(parent_path) else {
+            return Ok(DeleteOutcome::NothingToDelete);
+        };
+        let Ok(i) = parent.find(last.as_ref()) else {
+            return Ok(DeleteOutcome::NothingToDelete);
+        };
+        parent.children.remove(i);
         self.prune(parent_path);
         Ok(DeleteOutcome::Deleted)
     }
@@ -585,6 +687,56 @@ pub fn harmonize_flags(a: &mut ConfigTree, b: &mut ConfigTree) {
     b.root.tag = false;
     propagate(&mut a.root);
     propagate(&mut b.root);
+}
+
+/// Whether [`harmonize_flags`] would change nothing (so that views can skip copying the trees).
+pub fn flags_agree(a: &ConfigTree, b: &ConfigTree) -> bool {
+    fn same(x: &Node, y: &Node) -> bool {
+        if x.tag != y.tag || x.leaf != y.leaf {
+            return false;
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < x.children.len() && j < y.children.len() {
+            let (p, q) = (&x.children[i], &y.children[j]);
+            let ord = if p.name == q.name {
+                Ordering::Equal
+            } else {
+                natural_cmp(&p.name, &q.name)
+            };
+            match ord {
+                Ordering::Less => i += 1,
+                Ordering::Greater => j += 1,
+                Ordering::Equal => {
+                    if !same(p, q) {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        true
+    }
+    fn settled(n: &Node) -> bool {
+        if n.tag {
+            let tagged: std::collections::HashSet<&str> = n
+                .children
+                .iter()
+                .flat_map(|inst| inst.children.iter().filter(|c| c.tag))
+                .map(|c| &*c.name)
+                .collect();
+            if !tagged.is_empty()
+                && n.children
+                    .iter()
+                    .flat_map(|inst| inst.children.iter())
+                    .any(|c| !c.tag && tagged.contains(&*c.name))
+            {
+                return false;
+            }
+        }
+        n.children.iter().all(settled)
+    }
+    !a.root.tag && !b.root.tag && same(&a.root, &b.root) && settled(&a.root) && settled(&b.root)
 }
 
 fn check_path<S: AsRef<str>>(path: &[S]) -> Result<(), Error> {
