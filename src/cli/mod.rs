@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod lab;
@@ -39,15 +39,7 @@ impl Exit {
     }
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    /// Human-readable lines (the default on a terminal).
-    #[default]
-    Text,
-    /// One JSON object per event.
-    Json,
-}
+pub use crate::config::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(name = "vnfsync", version, about = "GitOps for network appliances")]
