@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod diff;
 pub mod lab;
 pub mod schema;
 pub mod vyos;
@@ -55,6 +56,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate a desired state and its dictionaries (exit 0 valid, 64 not).
     Check(check::CheckArgs),
+    /// Show what would change on each appliance: missing / extra / mismatched and the exact
+    /// commands, against the live device (read-only) or running configs from files (exit 0 no
+    /// change, 2 changes, 64 bad input, 1 device error).
+    Diff(diff::DiffArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
@@ -71,6 +76,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Check(args) => check::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),

@@ -219,5 +219,27 @@ pub fn check_version(intended: &Intended, release: &str) -> Result<(), VersionMi
     }
 }
 
+/// An appliance that could not be planned (it is still reported; the others are planned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct PlanError {
+    pub appliance: String,
+    /// `VNF_*` for device errors (`VNF_INVALID` for a firmware the dictionary is not for),
+    /// `BAD_INPUT` for a running config file that is missing or does not parse.
+    pub code: String,
+    pub message: String,
+}
+
+/// What `vnfsync diff --format json` prints: one document for the whole run
+/// (`vnfsync schema plan`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Report {
+    /// The commit of the desired state, when read from git.
+    pub commit: Option<String>,
+    /// One plan per appliance planned, in appliance order.
+    pub plans: Vec<Plan>,
+    /// Appliances that could not be planned.
+    pub errors: Vec<PlanError>,
+}
+
 #[cfg(test)]
 mod tests;
