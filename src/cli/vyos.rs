@@ -9,7 +9,7 @@ use std::io::Write as _;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Exit;
-use crate::vyos::{self, BootFile, BootStyle, Path};
+use crate::vyos::{self, BootFile, BootStyle, Path, Secrets};
 
 #[derive(Debug, Args)]
 pub struct VyosArgs {
@@ -132,6 +132,7 @@ fn show(a: &ShowArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return e,
     };
+    let secrets = Secrets::hide_if(a.hide_secrets);
     let text = match a.format {
         ShowFormat::Boot => {
             let mut style = match a.style {
@@ -142,10 +143,9 @@ fn show(a: &ShowArgs) -> Exit {
             style.mask_secrets = a.hide_secrets;
             vyos::render_boot_file(&file, &style)
         }
-        ShowFormat::Commands if a.hide_secrets => vyos::render_commands_masked(&file.tree),
-        ShowFormat::Commands => vyos::render_commands(&file.tree),
+        ShowFormat::Commands => vyos::render_commands_with(&file.tree, secrets),
         ShowFormat::Json => {
-            let mut j = vyos::render_json(&file.tree);
+            let mut j = vyos::render_json_with(&file.tree, secrets);
             j.push('\n');
             j
         }
@@ -159,24 +159,27 @@ fn diff(a: &DiffArgs) -> Exit {
         (Err(e), _) | (_, Err(e)) => return e,
     };
     let scopes: Vec<Path> = a.scopes.iter().map(|s| Path::parse(s)).collect();
+    let secrets = Secrets::hide_if(a.hide_secrets);
     let text = match a.format {
         DiffFormat::Commands => {
             let mut s = String::new();
             for c in vyos::diff(&old.tree, &new.tree, &scopes) {
-                let c = if a.hide_secrets { c.masked() } else { c };
-                s.push_str(&c.to_string());
+                s.push_str(&c.with_secrets(secrets).to_string());
                 s.push('\n');
             }
             s
         }
-        DiffFormat::CompareCommands => vyos::render_compare_commands(&old.tree, &new.tree, &scopes),
-        DiffFormat::Compare => vyos::render_compare(&old.tree, &new.tree, &scopes),
-        DiffFormat::Unified => vyos::render_unified(
+        DiffFormat::CompareCommands => {
+            vyos::render_compare_commands_with(&old.tree, &new.tree, &scopes, secrets)
+        }
+        DiffFormat::Compare => vyos::render_compare_with(&old.tree, &new.tree, &scopes, secrets),
+        DiffFormat::Unified => vyos::render_unified_with(
             &old.tree,
             &new.tree,
             &scopes,
             &a.old.display().to_string(),
             &a.new.display().to_string(),
+            secrets,
         ),
     };
     if text.is_empty() {

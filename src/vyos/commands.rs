@@ -19,7 +19,7 @@
 use std::fmt;
 
 use super::Error;
-use super::render::escape_value;
+use super::secret::{Secrets, command_value, shown};
 use super::tree::validate_value;
 
 /// The verb of a command line.
@@ -46,16 +46,6 @@ pub struct Command {
     pub op: Op,
     pub path: Vec<String>,
     pub value: Option<String>,
-}
-
-/// Leaf names whose values plain `show configuration` hides (reference §2.1).
-const SECRET_SUFFIXES: [&str; 4] = ["password", "passphrase", "pre-shared-secret", "key"];
-/// What a hidden secret prints as.
-pub const MASK: &str = "****************";
-
-/// Whether VyOS hides the value of a leaf with this name.
-pub fn is_secret(leaf_name: &str) -> bool {
-    SECRET_SUFFIXES.iter().any(|s| leaf_name.ends_with(s))
 }
 
 impl Command {
@@ -133,12 +123,21 @@ impl Command {
         Ok(out)
     }
 
-    /// The same command with a secret value replaced by [`MASK`].
+    /// The same command with a secret value replaced by [`super::MASK`].
     pub fn masked(&self) -> Command {
-        let secret = self.op != Op::Comment && self.path.last().is_some_and(|n| is_secret(n));
+        self.with_secrets(Secrets::Hide)
+    }
+
+    /// The same command, its value shown or hidden by [`super::secret::shown`].
+    pub fn with_secrets(&self, secrets: Secrets) -> Command {
         let mut c = self.clone();
-        if secret && c.value.is_some() {
-            c.value = Some(MASK.to_owned());
+        if self.op != Op::Comment
+            && let (Some(name), Some(v)) = (self.path.last(), &mut c.value)
+        {
+            let s = shown(name, v, secrets);
+            if s != v.as_str() {
+                *v = s.to_owned();
+            }
         }
         c
     }
@@ -153,7 +152,7 @@ impl fmt::Display for Command {
         }
         match (&self.value, self.op) {
             (Some(v), Op::Comment) => write!(f, " '{}'", v.replace('\'', "'\\''")),
-            (Some(v), _) => write!(f, " '{}'", escape_value(v).replace('\'', "'\\''")),
+            (Some(v), _) => write!(f, " '{}'", command_value(v)),
             (None, _) => Ok(()),
         }
     }

@@ -24,6 +24,7 @@ use super::Error;
 use super::commands::{Command, Op};
 use super::natural::natural_cmp;
 use super::render::{BootStyle, render_boot};
+use super::secret::Secrets;
 use super::tree::{ConfigTree, Node, Path, SetMode, harmonize_flags, path_cmp};
 
 #[derive(Default)]
@@ -249,6 +250,16 @@ fn set_subtree<'t>(n: &'t Node, path: &mut Vec<&'t str>, out: &mut Out) {
 ///
 /// This is what VyOS shows, not a complete recipe: use [`diff()`] to get commands that rebuild B.
 pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    render_compare_commands_with(a, b, scopes, Secrets::Show)
+}
+
+/// [`render_compare_commands`] with secret values shown or hidden.
+pub fn render_compare_commands_with(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> String {
     let mut out = Out::default();
     let scopes = normalize_scopes(scopes);
     let mut path: Vec<&str> = Vec::new();
@@ -266,7 +277,7 @@ pub fn render_compare_commands(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) 
     }
     let lines = |cmds: &[Command]| {
         cmds.iter()
-            .map(ToString::to_string)
+            .map(|c| c.with_secrets(secrets).to_string())
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -360,13 +371,26 @@ pub fn apply(cmds: &[Command], tree: &ConfigTree) -> Result<ConfigTree, Error> {
 /// ([`harmonize_flags`]), so a side read from set commands shows tag nodes as the other does;
 /// nodes equal but for those flags therefore count as unchanged.
 pub fn render_compare(a: &ConfigTree, b: &ConfigTree, scopes: &[Path]) -> String {
+    render_compare_with(a, b, scopes, Secrets::Show)
+}
+
+/// [`render_compare`] with secret values shown or hidden. A changed secret still shows as a
+/// `-` and a `+` line, both masked.
+pub fn render_compare_with(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    secrets: Secrets,
+) -> String {
     let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
     harmonize_flags(&mut a, &mut b);
     let (a, b) = (&a, &b);
+    let mut style = BootStyle::vyos_1_5();
+    style.mask_secrets = secrets == Secrets::Hide;
     let mut c = Compare {
         out: String::new(),
         ppath: Vec::new(),
-        style: BootStyle::vyos_1_5(),
+        style,
     };
     let scopes = normalize_scopes(scopes);
     if scopes.is_empty() || scopes.iter().any(|s| s.is_empty()) {
@@ -466,6 +490,19 @@ pub fn render_unified(
     old_name: &str,
     new_name: &str,
 ) -> String {
+    render_unified_with(a, b, scopes, old_name, new_name, Secrets::Show)
+}
+
+/// [`render_unified`] with secret values shown or hidden. The lines are compared with their
+/// real values and printed masked, so a changed secret still shows as a `-` and a `+` line.
+pub fn render_unified_with(
+    a: &ConfigTree,
+    b: &ConfigTree,
+    scopes: &[Path],
+    old_name: &str,
+    new_name: &str,
+    secrets: Secrets,
+) -> String {
     let style = BootStyle::vyos_1_5();
     let (mut a, mut b) = (a.restrict(scopes), b.restrict(scopes));
     harmonize_flags(&mut a, &mut b);
@@ -474,11 +511,61 @@ pub fn render_unified(
     if old == new {
         return String::new();
     }
-    similar::TextDiff::from_lines(&old, &new)
-        .unified_diff()
-        .context_radius(3)
-        .header(old_name, new_name)
-        .to_string()
+    // The masked renders have the same lines as the real ones (a value is one line), only
+    // the secret values differ.
+    let (old_shown, new_shown) = match secrets {
+        Secrets::Show => (None, None),
+        Secrets::Hide => {
+            let mut masked = style;
+            masked.mask_secrets = true;
+            (
+                Some(render_boot(&a, &masked)),
+                Some(render_boot(&b, &masked)),
+            )
+        }
+    };
+    let old_lines: Vec<&str> = old_shown
+        .as_deref()
+        .unwrap_or(&old)
+        .split_inclusive('\n')
+        .collect();
+    let new_lines: Vec<&str> = new_shown
+        .as_deref()
+        .unwrap_or(&new)
+        .split_inclusive('\n')
+        .collect();
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let mut out = String::new();
+    for ops in diff.grouped_ops(3) {
+        if ops.is_empty() {
+            continue;
+        }
+        if out.is_empty() {
+            let _ = writeln!(out, "--- {old_name}\n+++ {new_name}");
+        }
+        let _ = writeln!(out, "{}", similar::udiff::UnifiedHunkHeader::new(&ops));
+        for op in &ops {
+            let (tag, old_range, new_range) = op.as_tag_tuple();
+            let mut push = |mark: char, lines: &[&str]| {
+                for line in lines {
+                    out.push(mark);
+                    out.push_str(line);
+                }
+            };
+            let old_part = old_lines.get(old_range).unwrap_or_default();
+            let new_part = new_lines.get(new_range).unwrap_or_default();
+            match tag {
+                similar::DiffTag::Equal => push(' ', old_part),
+                similar::DiffTag::Delete => push('-', old_part),
+                similar::DiffTag::Insert => push('+', new_part),
+                similar::DiffTag::Replace => {
+                    push('-', old_part);
+                    push('+', new_part);
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! - [`boot`]: the config.boot parser and the version footer.
 //! - [`commands`]: [`Command`] and the command-list parser.
 //! - [`render`]: config.boot styles, commands, JSON, masked view.
+//! - [`secret`]: which values are secrets, [`MASK`], and the value escaping.
 //! - [`mod@diff`]: [`diff()`], [`apply`], the `compare` view, the unified view.
 
 pub mod boot;
@@ -22,18 +23,21 @@ pub mod commands;
 pub mod diff;
 pub mod natural;
 pub mod render;
+pub mod secret;
 pub mod tree;
 
 pub use boot::{BootFile, VersionFooter, Vintage, parse_boot_file};
 pub use commands::{Command, Op, parse_commands};
 pub use diff::{
-    apply, apply_command, diff, render_compare, render_compare_commands, render_unified,
+    apply, apply_command, diff, render_compare, render_compare_commands,
+    render_compare_commands_with, render_compare_with, render_unified, render_unified_with,
 };
 pub use natural::natural_cmp;
 pub use render::{
     BootStyle, EmptyNode, Quoting, render_boot, render_boot_file, render_commands,
-    render_commands_masked, render_json, render_show,
+    render_commands_masked, render_commands_with, render_json, render_json_with, render_show,
 };
+pub use secret::{MASK, Secrets, is_secret};
 pub use tree::{
     ConfigTree, DeleteOutcome, Node, Path, SetMode, SetOutcome, harmonize_flags, validate_value,
 };

@@ -23,10 +23,8 @@
 //! applied to each value here; VyOS runs its regex over the whole text, which differs only when
 //! a comment holds a quote character before a value with a backslash.
 
-use std::fmt::Write as _;
-
 use super::boot::BootFile;
-use super::commands::{MASK, is_secret};
+use super::secret::{MASK, Secrets, command_value, escape_value, hidden, shown};
 use super::tree::{ConfigTree, Node};
 
 /// How values are quoted in config.boot.
@@ -113,43 +111,6 @@ impl BootStyle {
             footer_gap: 0,
             mask_secrets: true,
         }
-    }
-}
-
-/// vyos1x-config `Util.escape_string`: `"` and `\` get a backslash; newline, tab, CR and
-/// backspace become `\n`, `\t`, `\r`, `\b`; other control bytes `\DDD`; UTF-8 passes.
-pub fn escape_string(s: &str) -> String {
-    if !s
-        .bytes()
-        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
-    {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{8}' => out.push_str("\\b"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\{:03}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A value as VyOS prints it between quotes: [`escape_string`], then `\\` back to `\`.
-pub fn escape_value(s: &str) -> String {
-    let e = escape_string(s);
-    if e.contains("\\\\") {
-        e.replace("\\\\", "\\")
-    } else {
-        e
     }
 }
 
@@ -267,12 +228,12 @@ fn render_values(out: &mut String, node: &Node, level: usize, style: &BootStyle)
         out.push('\n');
         return;
     }
-    let masked = style.mask_secrets && is_secret(node.name());
+    let secrets = Secrets::hide_if(style.mask_secrets);
     for v in node.values() {
         indent(out, level);
         out.push_str(node.name());
         out.push(' ');
-        if masked {
+        if hidden(node.name(), secrets) {
             out.push_str(MASK);
         } else {
             match style.quoting {
@@ -299,19 +260,20 @@ fn render_values(out: &mut String, node: &Node, level: usize, style: &BootStyle)
 /// `show configuration commands` (vyos1x-config `render_commands`): one `set` line per value,
 /// depth first in natural order, each node's `comment` line after its `set` lines.
 pub fn render_commands(tree: &ConfigTree) -> String {
-    commands_text(tree, false)
+    render_commands_with(tree, Secrets::Show)
 }
 
 /// Like [`render_commands`] with secret values hidden.
 pub fn render_commands_masked(tree: &ConfigTree) -> String {
-    commands_text(tree, true)
+    render_commands_with(tree, Secrets::Hide)
 }
 
-fn commands_text(tree: &ConfigTree, mask: bool) -> String {
+/// [`render_commands`] with secrets shown or hidden.
+pub fn render_commands_with(tree: &ConfigTree, secrets: Secrets) -> String {
     let mut out = String::with_capacity(commands_len(tree.root(), 3));
     let mut prefix = String::from("set");
     for child in tree.root().children() {
-        commands_node(&mut out, &mut prefix, child, mask);
+        commands_node(&mut out, &mut prefix, child, secrets);
     }
     out
 }
@@ -335,7 +297,7 @@ fn commands_len(node: &Node, prefix: usize) -> usize {
     n
 }
 
-fn commands_node(out: &mut String, prefix: &mut String, node: &Node, mask: bool) {
+fn commands_node(out: &mut String, prefix: &mut String, node: &Node, secrets: Secrets) {
     let len = prefix.len();
     prefix.push(' ');
     prefix.push_str(node.name());
@@ -344,20 +306,15 @@ fn commands_node(out: &mut String, prefix: &mut String, node: &Node, mask: bool)
             out.push_str(prefix);
             out.push('\n');
         }
-        let masked = mask && is_secret(node.name());
         for v in node.values() {
             out.push_str(prefix);
             out.push_str(" '");
-            if masked {
-                out.push_str(MASK);
-            } else {
-                push_quoted_value(out, v);
-            }
+            out.push_str(&command_value(shown(node.name(), v, secrets)));
             out.push_str("'\n");
         }
     } else {
         for child in node.children() {
-            commands_node(out, prefix, child, mask);
+            commands_node(out, prefix, child, secrets);
         }
     }
     if let Some(c) = node.comment().filter(|c| !c.is_empty()) {
@@ -370,28 +327,23 @@ fn commands_node(out: &mut String, prefix: &mut String, node: &Node, mask: bool)
     prefix.truncate(len);
 }
 
-fn push_quoted_value(out: &mut String, v: &str) {
-    if v.bytes()
-        .any(|b| b == b'"' || b == b'\\' || b == b'\'' || b < 0x20 || b == 0x7f)
-    {
-        out.push_str(&escape_value(v).replace('\'', "'\\''"));
-    } else {
-        out.push_str(v);
-    }
-}
-
 /// The JSON of `show configuration json` / the API's `showConfig` (reference §2.3): a single
 /// value is a string, several a list, a valueless leaf or empty node `{}`, tag nodes nest.
 /// Compact, keys in natural order. Strings are escaped as JSON (VyOS's renderer uses
 /// `escape_string`, which writes control bytes as `\DDD`, not valid JSON; the two agree on
 /// every value cstore accepts that has no control byte other than tab).
 pub fn render_json(tree: &ConfigTree) -> String {
+    render_json_with(tree, Secrets::Show)
+}
+
+/// [`render_json`] with secrets shown or hidden.
+pub fn render_json_with(tree: &ConfigTree, secrets: Secrets) -> String {
     let mut out = String::new();
-    json_object(&mut out, tree.root());
+    json_object(&mut out, tree.root(), secrets);
     out
 }
 
-fn json_object(out: &mut String, node: &Node) {
+fn json_object(out: &mut String, node: &Node, secrets: Secrets) {
     out.push('{');
     for (i, child) in node.children().iter().enumerate() {
         if i > 0 {
@@ -399,25 +351,25 @@ fn json_object(out: &mut String, node: &Node) {
         }
         json_string(out, child.name());
         out.push(':');
-        json_value(out, child);
+        json_value(out, child, secrets);
     }
     out.push('}');
 }
 
-fn json_value(out: &mut String, node: &Node) {
+fn json_value(out: &mut String, node: &Node, secrets: Secrets) {
     if !node.children().is_empty() {
-        return json_object(out, node);
+        return json_object(out, node, secrets);
     }
     match node.values() {
         [] => out.push_str("{}"),
-        [v] => json_string(out, v),
+        [v] => json_string(out, shown(node.name(), v, secrets)),
         vs => {
             out.push('[');
             for (i, v) in vs.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                json_string(out, v);
+                json_string(out, shown(node.name(), v, secrets));
             }
             out.push(']');
         }
@@ -471,9 +423,6 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(escape_string("a\"b\\c\td\u{1}é"), "a\\\"b\\\\c\\td\\001é");
-        assert_eq!(escape_value("C:\\temp"), "C:\\temp");
-        assert_eq!(escape_value("x\\\\y"), "x\\\\y");
         check("a \"fo\\o\"\n", BootStyle::vyos_1_5(), "a \"fo\\o\"\n");
         check(
             "a \"x;y\"\nb \"\"\nc 'q*'\n",
