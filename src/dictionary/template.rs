@@ -48,7 +48,7 @@ fn quote(v: Value) -> Result<String, minijinja::Error> {
     };
     crate::vyos::validate_value(&text)
         .map_err(|m| minijinja::Error::new(ErrorKind::InvalidOperation, m))?;
-    Ok(format!("'{}'", crate::vyos::render::escape_value(&text)))
+    Ok(format!("'{}'", crate::vyos::secret::escape_value(&text)))
 }
 
 fn convert(template: &str, e: &minijinja::Error) -> TemplateError {
