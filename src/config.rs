@@ -11,8 +11,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::LogFormat;
 use crate::model::values::Span;
+
+/// Log output format (`[log] format` here, `--log-format` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
+}
 
 /// A configuration problem, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

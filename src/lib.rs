@@ -10,6 +10,8 @@ pub mod dictionary;
 pub mod driver;
 pub mod lab;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod source;
 pub mod vyos;
 pub mod yaml;

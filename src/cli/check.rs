@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::Exit;
 use crate::config::Config;
-use crate::model::{self, Diagnostic};
+use crate::model::Diagnostic;
+use crate::render;
 use crate::source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -78,11 +79,12 @@ pub fn run(args: &CheckArgs) -> Exit {
             return Exit::BadInput;
         }
     };
-    let result = model::load(&files);
-    let (errors, state) = match &result {
-        Ok(s) => (&[][..], Some(s)),
+    let result = render::load(&files);
+    let (errors, loaded) = match &result {
+        Ok(l) => (&[][..], Some(l)),
         Err(e) => (e.as_slice(), None),
     };
+    let state = loaded.map(|l| &l.state);
     match args.format {
         Format::Json => {
             let report = Report {
@@ -95,7 +97,7 @@ pub fn run(args: &CheckArgs) -> Exit {
                 policies: state
                     .map(|s| s.policies.keys().map(String::as_str).collect())
                     .unwrap_or_default(),
-                dictionaries: state
+                dictionaries: loaded
                     .map(|s| {
                         s.dictionaries
                             .values()
@@ -120,7 +122,7 @@ pub fn run(args: &CheckArgs) -> Exit {
                 "ok: {} appliance(s), {} policy file(s), {} dictionary(ies){}",
                 s.appliances.len(),
                 s.policies.len(),
-                s.dictionaries.len(),
+                loaded.map_or(0, |l| l.dictionaries.len()),
                 files
                     .commit
                     .as_deref()

@@ -5,9 +5,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod diff;
 pub mod lab;
 pub mod schema;
 pub mod vyos;
@@ -39,15 +40,7 @@ impl Exit {
     }
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    /// Human-readable lines (the default on a terminal).
-    #[default]
-    Text,
-    /// One JSON object per event.
-    Json,
-}
+pub use crate::config::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(name = "vnfsync", version, about = "GitOps for network appliances")]
@@ -63,6 +56,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate a desired state and its dictionaries (exit 0 valid, 64 not).
     Check(check::CheckArgs),
+    /// Show what would change on each appliance: missing / extra / mismatched and the exact
+    /// commands, against the live device (read-only) or running configs from files (exit 0 no
+    /// change, 2 changes, 64 bad input, 1 device error).
+    Diff(diff::DiffArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
@@ -79,6 +76,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Check(args) => check::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),

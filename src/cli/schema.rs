@@ -1,5 +1,6 @@
 //! `vnfsync schema`: JSON Schemas of the desired-state files, generated from the Rust types,
-//! for editors (yaml-language-server `# yaml-language-server: $schema=…`).
+//! for editors (yaml-language-server `# yaml-language-server: $schema=…`), and of the
+//! `vnfsync diff --format json` document (`plan`).
 
 use clap::{Args, ValueEnum};
 
@@ -18,6 +19,8 @@ pub enum Kind {
     Fleet,
     /// `dictionaries/*.yaml`
     Dictionary,
+    /// The document `vnfsync diff --format json` prints.
+    Plan,
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +37,7 @@ pub fn schema_of(kind: Kind) -> serde_json::Value {
         Kind::Policy => schemars::schema_for!(Policy),
         Kind::Fleet => schemars::schema_for!(FleetFile),
         Kind::Dictionary => schemars::schema_for!(Dictionary),
+        Kind::Plan => schemars::schema_for!(crate::plan::Report),
     };
     schema.to_value()
 }

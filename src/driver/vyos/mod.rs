@@ -79,6 +79,35 @@ pub fn version_line(release: &str) -> &'static str {
     }
 }
 
+/// Whether the HTTP API of this release takes `confirm_time` (reference/vyos.md §5.4: vyos-1x
+/// PR #4533, merged 2025-05-30; in `1.5-stream-2025-Q2` and rolling builds after it). Decided
+/// from the release string alone, because the only probe the API offers, `op: confirm`, would
+/// confirm a pending commit-confirm. Unknown releases answer false: the daemon then watches
+/// the change itself, which is safe.
+pub fn api_confirm_from_release(release: &str) -> bool {
+    let r = release.trim();
+    if let Some(rest) = r.strip_prefix("1.5-stream-") {
+        let mut parts = rest.split('-');
+        let year = parts.next().and_then(|y| y.parse::<u32>().ok());
+        let quarter = parts
+            .next()
+            .and_then(|q| q.strip_prefix('Q'))
+            .and_then(|q| q.parse::<u32>().ok());
+        return matches!((year, quarter), (Some(y), Some(q)) if (y, q) >= (2025, 2));
+    }
+    let date: String = r.chars().take(10).collect();
+    let mut d = date.split('.');
+    match (d.next(), d.next(), d.next()) {
+        (Some(y), Some(m), Some(day)) if y.len() == 4 => {
+            match (y.parse::<u32>(), m.parse::<u32>(), day.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(day)) => (y, m, day) >= (2025, 5, 31),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// The release string in `show version` output (`Version:          VyOS 1.4.0`).
 pub fn parse_show_version(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
@@ -326,7 +355,10 @@ impl VyosDriver {
         }
         let (version, confirm_on_transport) = match self.http() {
             Some(api) => {
-                let from_info = api.info().await?.and_then(|v| {
+                // Read-only: `/info` (or `show version`), never a probing `op: confirm`, which
+                // would confirm somebody else's pending commit-confirm.
+                let info = api.info().await?;
+                let from_info = info.as_ref().and_then(|v| {
                     v.get("version")
                         .and_then(|s| s.as_str())
                         .map(str::to_string)
@@ -338,7 +370,7 @@ impl VyosDriver {
                         parse_show_version(&text).unwrap_or_default()
                     }
                 };
-                let confirm = api.supports_confirm().await?;
+                let confirm = info.is_some() && api_confirm_from_release(&version);
                 (version, confirm)
             }
             None => {
@@ -625,6 +657,20 @@ impl Driver for VyosDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11: API commit-confirm support is read from the release, never probed with
+    /// `op: confirm` (which would confirm a pending change).
+    #[test]
+    fn issue_11_api_confirm_from_release_without_probing() {
+        assert!(api_confirm_from_release("1.5-stream-2025-Q2"));
+        assert!(api_confirm_from_release("1.5-stream-2026-Q1"));
+        assert!(!api_confirm_from_release("1.5-stream-2025-Q1"));
+        assert!(api_confirm_from_release("2025.06.24-0020-rolling"));
+        assert!(!api_confirm_from_release("2025.05.20-0020-rolling"));
+        assert!(!api_confirm_from_release("1.4.0"));
+        assert!(!api_confirm_from_release("1.3.8"));
+        assert!(!api_confirm_from_release("circinus"));
+    }
 
     #[test]
     fn versions_and_fallbacks() {
