@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod diff;
 pub mod lab;
+pub mod ops;
 pub mod schema;
 pub mod vyos;
 
@@ -70,6 +71,10 @@ pub enum Command {
     /// emulator (reads `SSH_ORIGINAL_COMMAND` and stdin to EOF, prints the output, exits with
     /// the emulated command's status).
     LabShell(lab::LabShellArgs),
+    /// List operations from the journal, newest first (filters, paging, text or JSON).
+    Ops(ops::OpsArgs),
+    /// Verify the journal file, or export its audit trail.
+    Journal(ops::JournalArgs),
 }
 
 /// Run the parsed command line.
@@ -81,6 +86,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),
         Command::LabShell(args) => lab::run_shell(args),
+        Command::Ops(args) => ops::run(args),
+        Command::Journal(args) => ops::run_journal(args),
     }
 }
 
