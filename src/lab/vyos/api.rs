@@ -35,10 +35,10 @@ use tokio::sync::Notify;
 use super::appliance::{API_SESSION, Appliance, CommitStatus, Service, Via};
 use super::faults::Action;
 use super::frontend::Admission;
+use super::opmode::op_command;
 use super::profile::Profile;
 use super::schema::SchemaError;
 use super::session::SessionError;
-use super::shell::op_command;
 use crate::vyos::{BootStyle, Command, ConfigTree, Op, render_boot};
 
 /// nginx's default `client_max_body_size` for the API (§5.1).
@@ -349,7 +349,11 @@ async fn parse_body(headers: &HeaderMap, body: Body) -> Result<Parsed, Reject> {
             _ => None,
         };
         let data = match o.remove("commands") {
-            Some(cmds) => cmds,
+            // A batch keeps its `confirm_time` (never commit dropping the timer).
+            Some(cmds) => match o.remove("confirm_time") {
+                Some(t) => json!({"commands": cmds, "confirm_time": t}),
+                None => cmds,
+            },
             None => Value::Object(o),
         };
         return Ok(Parsed {
@@ -460,6 +464,17 @@ fn summarize(data: &Value) -> String {
     };
     match data {
         Value::Array(a) => a.iter().map(one).collect::<Vec<_>>().join("; "),
+        Value::Object(o) if o.get("commands").is_some_and(Value::is_array) => {
+            let mut s = o
+                .get("commands")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(one).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default();
+            if let Some(t) = o.get("confirm_time") {
+                let _ = write!(s, " confirm_time={t}");
+            }
+            s
+        }
         Value::Null => String::new(),
         v => one(v),
     }
@@ -531,14 +546,64 @@ fn path_of(c: &Value) -> Result<Vec<String>, Response> {
     }
 }
 
-fn confirm_time(app: &Appliance, data: &Value) -> u64 {
-    if !app.profile().api_commit_confirm() {
-        // Older builds have no such field; pydantic ignores it (§5.4).
-        return 0;
+/// Python's `repr` of a JSON value, as a validation error dict shows the input.
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::String(t) => format!("'{}'", t.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Null => "None".to_owned(),
+        other => py_dumps(other),
     }
-    data.get("confirm_time")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
+}
+
+/// `confirm_time` as the 1.5 API's request model reads it: a lax `int` (pydantic 2, as the
+/// builds that have the field ship): an integer, a string of one (`"5"`), a float without a
+/// fractional part or a bool is coerced; anything else is the validation error, a 400 with the
+/// first error dict, and nothing runs. Older builds have no such field and ignore it (§5.4).
+/// Zero or negative: no commit-confirm.
+fn confirm_time(app: &Appliance, data: &Value) -> Result<u64, Response> {
+    if !app.profile().api_commit_confirm() {
+        return Ok(0);
+    }
+    let Some(v) = data.get("confirm_time") else {
+        return Ok(0);
+    };
+    let invalid = |kind: &str, msg: &str| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{{'type': '{kind}', 'loc': ('body', 'confirm_time'), 'msg': '{msg}', 'input': {}}}",
+                py_repr(v)
+            ),
+        )
+    };
+    let n: i128 = match v {
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i128::from(i),
+            (_, Some(u), _) => i128::from(u),
+            // A float cast saturates; the fraction is zero.
+            (_, _, Some(f)) if f.is_finite() && f.fract() == 0.0 => f as i128,
+            _ => {
+                return Err(invalid(
+                    "int_from_float",
+                    "Input should be a valid integer, got a number with a fractional part",
+                ));
+            }
+        },
+        Value::Bool(b) => i128::from(*b),
+        Value::String(t) => match t.trim().parse::<i128>() {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(invalid(
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                ));
+            }
+        },
+        _ => return Err(invalid("int_type", "Input should be a valid integer")),
+    };
+    Ok(u64::try_from(n.max(0)).unwrap_or(u64::MAX))
 }
 
 fn subtree(tree: &ConfigTree, path: &[String]) -> Option<ConfigTree> {
@@ -689,9 +754,17 @@ async fn configure(
         let (m, _) = app.confirm();
         return success(Value::String(m));
     }
-    let minutes = confirm_time(&app, &data);
+    let minutes = match confirm_time(&app, &data) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let commands: Vec<Value> = match &data {
         Value::Array(a) => a.clone(),
+        Value::Object(o) if o.get("commands").is_some_and(Value::is_array) => o
+            .get("commands")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         v => vec![v.clone()],
     };
     let mut cmds = Vec::new();
@@ -724,14 +797,15 @@ async fn configure(
     let strict = app.api_strict();
     for cmd in &cmds {
         let r = app.with_session(API_SESSION, |s, _| {
-            if strict
-                && cmd.op == Op::Delete
-                && !s.working().exists(&cmd.path)
-                && cmd.value.is_none()
-            {
+            // Only with `strict` (§5.2); without it such a delete silently succeeds.
+            if strict && cmd.op == Op::Delete && !s.deletable(&cmd.path, cmd.value.as_deref()) {
+                let mut shown = cmd.path.join(" ");
+                if let Some(v) = &cmd.value {
+                    shown.push(' ');
+                    shown.push_str(v);
+                }
                 return Err(format!(
-                    "Cannot delete [{}]: path/value does not exist",
-                    cmd.path.join(" ")
+                    "Cannot delete [{shown}]: path/value does not exist"
                 ));
             }
             s.run(profile, cmd).map_err(|e| {
@@ -861,7 +935,10 @@ async fn configure_section(
             return error(StatusCode::BAD_REQUEST, &m);
         }
     }
-    api_commit(&app, confirm_time(&app, &data), latency).await
+    match confirm_time(&app, &data) {
+        Ok(minutes) => api_commit(&app, minutes, latency).await,
+        Err(r) => r,
+    }
 }
 
 async fn config_file(
@@ -920,7 +997,10 @@ async fn config_file(
                     );
                 }
             };
-            let minutes = confirm_time(&app, &data);
+            let minutes = match confirm_time(&app, &data) {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
             let _serial = app.api_lock().lock().await;
             let destructive = data
                 .get("destructive")
@@ -1027,7 +1107,7 @@ async fn info(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::vyos::appliance::{ApplianceSpec, Timing};
+    use crate::lab::vyos::appliance::{ApplianceSpec, Timing, Via};
 
     fn request(path: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
         let mut req = Request::post(path)
@@ -1071,6 +1151,284 @@ mod tests {
                 resp.map(|r| r.status().as_u16()).unwrap_or(0)
             });
             proptest::prop_assert!([200, 400, 401, 404, 413, 422].contains(&status), "{endpoint} {ct} {body:?} -> {status}");
+        }
+    }
+
+    /// One step of a random editing script (item 1 of the lab fidelity issue).
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// An SSH `set` line; `style` 0: no quotes, 1: every word quoted, 2: last word quoted.
+        Set(Vec<String>, u8),
+        Delete(Vec<String>, u8),
+        Commit,
+        Discard,
+        /// An API `/configure` request (its own session, committed at once).
+        ApiSet(Vec<String>, Option<String>),
+        ApiDelete(Vec<String>),
+    }
+
+    fn words_strategy() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        let base = prop::sample::select(vec![
+            "system host-name",
+            "system name-server",
+            "system domain-name",
+            "interfaces ethernet eth1 description",
+            "interfaces ethernet eth1 address",
+            "service lldp",
+            "service lldp interface eth0",
+            "service lldp legacy-protocols",
+            "service foo",
+            "service foo bar",
+        ]);
+        let extra = prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "r1", "192.0.2.53", "198.51.100.1/24", "cdp"]),
+            0..3,
+        );
+        (base, extra)
+            .prop_map(|(b, e)| b.split(' ').chain(e).map(str::to_owned).collect::<Vec<_>>())
+    }
+
+    fn step_strategy() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (words_strategy(), 0u8..3).prop_map(|(w, s)| Step::Set(w, s)),
+            2 => (words_strategy(), 0u8..3).prop_map(|(w, s)| Step::Delete(w, s)),
+            2 => Just(Step::Commit),
+            1 => Just(Step::Discard),
+            1 => (words_strategy(), prop::option::of(prop::sample::select(vec!["a", "r2"]))).prop_map(|(w, v)| Step::ApiSet(w, v.map(str::to_owned))),
+            1 => words_strategy().prop_map(Step::ApiDelete),
+        ]
+    }
+
+    fn line(verb: &str, words: &[String], style: u8) -> String {
+        let q = |w: &String| format!("'{w}'");
+        let n = words.len();
+        let parts: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| match style {
+                1 => q(w),
+                2 if i + 1 == n => q(w),
+                _ => w.clone(),
+            })
+            .collect();
+        format!("{verb} {}", parts.join(" "))
+    }
+
+    /// A tree from the API's showConfig JSON.
+    fn tree_of_json(v: &Value) -> ConfigTree {
+        fn walk(t: &mut ConfigTree, path: &mut Vec<String>, v: &Value) {
+            match v {
+                Value::Object(m) if m.is_empty() && !path.is_empty() => {
+                    let _ = t.set(path, None);
+                }
+                Value::Object(m) => {
+                    for (k, c) in m {
+                        path.push(k.clone());
+                        walk(t, path, c);
+                        path.pop();
+                    }
+                }
+                Value::String(s) => {
+                    let _ = t.set(path, Some(s));
+                }
+                Value::Array(a) => {
+                    for s in a.iter().filter_map(Value::as_str) {
+                        let _ = t.set(path, Some(s));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut t = ConfigTree::new();
+        walk(&mut t, &mut Vec::new(), v);
+        t
+    }
+
+    /// Every node holds values or children, never both.
+    fn well_shaped(node: &crate::vyos::Node) -> bool {
+        (node.values().is_empty() || node.children().is_empty())
+            && node.children().iter().all(well_shaped)
+    }
+
+    fn leaf_paths(node: &crate::vyos::Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for c in node.children() {
+            path.push(c.name().to_owned());
+            if !c.values().is_empty() {
+                out.push(path.clone());
+            }
+            leaf_paths(c, path, out);
+            path.pop();
+        }
+    }
+
+    async fn api_call(app: &Arc<Appliance>, endpoint: &str, body: Value) -> (u16, Value) {
+        use tower::ServiceExt as _;
+        let resp = router(app.clone())
+            .oneshot(request(
+                endpoint,
+                "application/json",
+                body.to_string().into_bytes(),
+            ))
+            .await;
+        let Ok(resp) = resp;
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn same(a: &ConfigTree, b: &ConfigTree) -> bool {
+        crate::vyos::diff(a, b, &[]).is_empty()
+    }
+
+    async fn views_agree(steps: Vec<Step>) -> Result<(), String> {
+        let app = Appliance::new(ApplianceSpec::new("r1", Profile::V14), Timing::default())
+            .map_err(|e| e.to_string())?;
+        let mut script =
+            String::from("source /opt/vyatta/etc/functions/script-template\nconfigure\n");
+        for step in &steps {
+            match step {
+                Step::Set(w, s) => script.push_str(&line("set", w, *s)),
+                Step::Delete(w, s) => script.push_str(&line("delete", w, *s)),
+                Step::Commit => script.push_str("commit"),
+                Step::Discard => script.push_str("discard"),
+                Step::ApiSet(..) | Step::ApiDelete(_) => continue,
+            }
+            script.push('\n');
+        }
+        // API requests go first, then the SSH session runs (and rebases on them).
+        for step in &steps {
+            let body = match step {
+                Step::ApiSet(p, v) => {
+                    json!({"key": "vnfsync-lab-key", "op": "set", "path": p, "value": v})
+                }
+                Step::ApiDelete(p) => json!({"key": "vnfsync-lab-key", "op": "delete", "path": p}),
+                _ => continue,
+            };
+            let (status, _) = api_call(&app, "/configure", body).await;
+            if ![200, 400].contains(&status) {
+                return Err(format!("configure answered {status}"));
+            }
+        }
+        script.push_str("echo @@SHOW\nshow\necho @@COMPARE\ncompare\necho @@END\n");
+        let r = crate::lab::vyos::exec::run(
+            app.clone(),
+            "vyos".into(),
+            Via::Ssh,
+            "vbash -s".into(),
+            script.into_bytes(),
+        )
+        .await;
+        let out = String::from_utf8_lossy(&r.stdout).into_owned();
+        let section = |from: &str, to: &str| -> String {
+            out.split_once(from)
+                .and_then(|(_, rest)| rest.split_once(to))
+                .map(|(s, _)| s.trim_start_matches('\n').to_owned())
+                .unwrap_or_default()
+        };
+        let shown = section("@@SHOW\n", "@@COMPARE\n");
+        let working = if shown.contains("Configuration under specified path is empty") {
+            ConfigTree::new()
+        } else {
+            ConfigTree::parse_boot(&shown).map_err(|e| format!("show: {e}\n{shown}"))?
+        };
+        let compared = section("@@COMPARE\n", "@@END\n");
+        let active = app.active();
+        if !well_shaped(active.root()) || !well_shaped(working.root()) {
+            return Err(format!(
+                "a node holds values and children:\n{}",
+                crate::vyos::render_commands(&active)
+            ));
+        }
+        let (_, _) = api_call(
+            &app,
+            "/config-file",
+            json!({"key": "vnfsync-lab-key", "op": "save"}),
+        )
+        .await;
+        let saved = ConfigTree::parse_boot(&app.saved()).map_err(|e| format!("saved: {e}"))?;
+        let (_, commands) = (
+            0,
+            op_command(&app, &["show", "configuration", "commands"]).0,
+        );
+        let from_commands =
+            ConfigTree::parse_commands(&commands).map_err(|e| format!("commands: {e}"))?;
+        let (_, json_reply) = api_call(
+            &app,
+            "/retrieve",
+            json!({"key": "vnfsync-lab-key", "op": "showConfig", "path": []}),
+        )
+        .await;
+        let from_json = tree_of_json(&json_reply["data"]);
+        for (name, view) in [
+            ("save", &saved),
+            ("show configuration commands", &from_commands),
+            ("showConfig", &from_json),
+        ] {
+            if !same(&active, view) {
+                return Err(format!(
+                    "{name} differs from the active config:\n{}\nvs\n{}",
+                    crate::vyos::render_commands(&active),
+                    crate::vyos::render_commands(view)
+                ));
+            }
+        }
+        let mut leafs = Vec::new();
+        leaf_paths(active.root(), &mut Vec::new(), &mut leafs);
+        for p in leafs {
+            let (_, r) = api_call(
+                &app,
+                "/retrieve",
+                json!({"key": "vnfsync-lab-key", "op": "returnValues", "path": p}),
+            )
+            .await;
+            let want: Vec<Value> = active
+                .values(&p)
+                .unwrap_or_default()
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect();
+            if r["data"] != Value::Array(want.clone()) {
+                return Err(format!("returnValues {p:?}: {} vs {want:?}", r["data"]));
+            }
+            let (_, r) = api_call(
+                &app,
+                "/retrieve",
+                json!({"key": "vnfsync-lab-key", "op": "returnValue", "path": p}),
+            )
+            .await;
+            if r["data"] != want[0] {
+                return Err(format!("returnValue {p:?}: {}", r["data"]));
+            }
+        }
+        // compare ran on the working copy `show` printed, against the same active config.
+        let nothing = compared.starts_with("No changes between working and active");
+        if nothing != same(&active, &working) {
+            return Err(format!("compare said {compared:?}"));
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+        /// For random scripts of set/delete/commit/discard over SSH and the API, every view of
+        /// the config (show, compare, show configuration commands, save, showConfig,
+        /// returnValue(s)) reports the same tree, and no node holds both values and children.
+        #[test]
+        fn every_view_reports_the_same_tree(steps in proptest::collection::vec(step_strategy(), 1..14)) {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => panic!("{e}"),
+            };
+            let r = rt.block_on(views_agree(steps));
+            proptest::prop_assert!(r.is_ok(), "{}", r.err().unwrap_or_default());
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! Owns the appliance state and every rule of §3 that is not about wording. All state sits
 //! behind one mutex that is never held across an `.await`; timers are tokio tasks holding a weak
-//! reference. Front ends (`shell` via [`ExecBackend`], `api`, `control`) only call the methods
+//! reference. Front ends (`exec` and the script interpreter, `api`, `control`) only call the methods
 //! here and word the results; they must not reach into the state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::faults::{Action, FaultState, Faults};
-use super::frontend::{Admission, BoxFuture, ExecBackend, ExecResult};
+use super::frontend::Admission;
 use super::lockout::{self, Probe};
 use super::profile::Profile;
 use super::session::Session;
@@ -407,6 +407,23 @@ impl Appliance {
     }
     pub fn timing(&self) -> Timing {
         self.timing
+    }
+
+    /// This appliance as an `Arc` (`None` while it is being dropped).
+    pub fn arc(&self) -> Option<Arc<Appliance>> {
+        self.me.upgrade()
+    }
+
+    /// Whether `user` may log in with `password`.
+    pub fn login_password_ok(&self, user: &str, password: &str) -> bool {
+        user == self.spec.user && password == self.spec.password
+    }
+
+    /// Whether `user` may log in with the public key `key_openssh` (`authorized_keys` form).
+    pub fn login_key_ok(&self, user: &str, key_openssh: &str) -> bool {
+        let strip = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let key = strip(key_openssh);
+        user == self.spec.user && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
     }
 
     /// The lock that serialises API requests (§5.2).
@@ -1024,46 +1041,6 @@ impl Appliance {
                 "Invalid revision number {n}: must be 0 < rev < {}",
                 st.archive.len()
             )
-        })
-    }
-}
-
-impl ExecBackend for Appliance {
-    fn admit(&self) -> Admission {
-        self.admission(Service::Ssh, IpAddr::from([127, 0, 0, 1]))
-    }
-
-    fn check_password(&self, user: &str, password: &str) -> bool {
-        !self.refuse_auth()
-            && self.is_up()
-            && user == self.spec.user
-            && password == self.spec.password
-    }
-
-    fn check_public_key(&self, user: &str, key_openssh: &str) -> bool {
-        let strip = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        let key = strip(key_openssh);
-        !self.refuse_auth()
-            && self.is_up()
-            && user == self.spec.user
-            && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
-    }
-
-    fn wants_stdin(&self, command: &str) -> bool {
-        super::shell::wants_stdin(command)
-    }
-
-    fn exec(&self, user: &str, command: String, stdin: Vec<u8>) -> BoxFuture<'static, ExecResult> {
-        let me = self.me.upgrade();
-        let user = user.to_owned();
-        Box::pin(async move {
-            match me {
-                Some(app) => super::shell::run(app, user, command, stdin).await,
-                None => ExecResult {
-                    drop_connection: true,
-                    ..ExecResult::default()
-                },
-            }
         })
     }
 }

@@ -136,8 +136,8 @@ const GATED: &[(&str, On)] = &[
 
 const RULE_FIELDS_14: Fields = &[
     ("action", Kind::Single, Some(fw_action)),
-    ("description", Kind::Single, None),
-    ("protocol", Kind::Single, None),
+    ("description", Kind::Single, Some(description)),
+    ("protocol", Kind::Single, Some(protocol)),
     ("jump-target", Kind::Single, None),
     ("disable", Kind::Flag, None),
     ("log", Kind::Flag, None),
@@ -154,8 +154,8 @@ const RULE_FIELDS_14: Fields = &[
 
 const RULE_FIELDS_13: Fields = &[
     ("action", Kind::Single, Some(fw_action_13)),
-    ("description", Kind::Single, None),
-    ("protocol", Kind::Single, None),
+    ("description", Kind::Single, Some(description)),
+    ("protocol", Kind::Single, Some(protocol)),
     ("disable", Kind::Flag, None),
     ("log", Kind::Single, Some(enable_disable)),
     ("state established", Kind::Single, Some(enable_disable)),
@@ -169,8 +169,8 @@ const RULE_FIELDS_13: Fields = &[
 ];
 
 const NAT_FIELDS: Fields = &[
-    ("description", Kind::Single, None),
-    ("protocol", Kind::Single, None),
+    ("description", Kind::Single, Some(description)),
+    ("protocol", Kind::Single, Some(protocol)),
     ("exclude", Kind::Flag, None),
     ("log", Kind::Flag, None),
     ("disable", Kind::Flag, None),
@@ -208,7 +208,7 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
         "firewall ipv4 name * description",
         Kind::Single,
-        None,
+        Some(description),
         On::V14Up,
     ),
     (
@@ -223,7 +223,12 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
         Some(fw_default_13),
         On::V13,
     ),
-    ("firewall name * description", Kind::Single, None, On::V13),
+    (
+        "firewall name * description",
+        Kind::Single,
+        Some(description),
+        On::V13,
+    ),
     (
         "interfaces ethernet * firewall in name",
         Kind::Single,
@@ -269,7 +274,7 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
         "protocols static route * description",
         Kind::Single,
-        None,
+        Some(description),
         On::All,
     ),
     (
@@ -312,7 +317,7 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
         "interfaces ethernet * description",
         Kind::Single,
-        None,
+        Some(description),
         On::All,
     ),
     (
@@ -332,7 +337,7 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
         "interfaces ethernet * vif * description",
         Kind::Single,
-        None,
+        Some(description),
         On::All,
     ),
     (
@@ -344,7 +349,7 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
     (
         "interfaces loopback * description",
         Kind::Single,
-        None,
+        Some(description),
         On::All,
     ),
     ("system host-name", Kind::Single, Some(host_name), On::All),
@@ -384,7 +389,8 @@ const TAGS: &[(&str, Option<Check>)] = &[
     ("nat source rule", Some(rule_number)),
     ("nat destination rule", Some(rule_number)),
     ("protocols static route", Some(ipv4_prefix)),
-    ("protocols static route6", None),
+    ("protocols static route6", Some(ipv6_prefix)),
+    ("protocols static route6 * next-hop", Some(ipv6_address)),
     ("protocols static route * next-hop", Some(ipv4_address)),
     ("protocols static route * interface", None),
     ("interfaces ethernet", Some(ethernet_name)),
@@ -524,7 +530,25 @@ pub fn plan_set_in(
     if value.is_none() && last_word_is_value(profile, &path, tree, default_value) {
         value = path.pop();
     }
+    // A tag node or a known inner node takes no value: the word is the next path element
+    // (the API's `value` and a quoted last word are joined to the path the same way, §5.2).
+    if value.is_some()
+        && leaf(profile, &path).is_none()
+        && (TAGS.iter().any(|(pat, _)| matches(pat, &path)) || known_node(profile, &path))
+    {
+        path.extend(value.take());
+    }
     check_path(profile, &path)?;
+    check_words(&path)?;
+    // Extra words after a leaf's value: `set system host-name a b` (the value may also come
+    // separately, as the API's `value` field; both are joined the same way, §5.2).
+    let full: Vec<String> = path.iter().cloned().chain(value.clone()).collect();
+    if let Some(bad) = beyond_value(profile, &full) {
+        return Err(SchemaError::InvalidPath {
+            path: full[..=bad].to_vec(),
+            bad,
+        });
+    }
     let known = leaf(profile, &path);
     let mode = match known {
         Some((Kind::Single, _)) => SetMode::Replace,
@@ -597,6 +621,46 @@ pub fn check_path(profile: Profile, path: &[String]) -> Result<(), SchemaError> 
     for len in 1..path.len() {
         if let Some((Kind::Flag, _)) = leaf(profile, &path[..len]) {
             return Err(invalid(len));
+        }
+    }
+    if let Some(bad) = beyond_value(profile, path) {
+        return Err(invalid(bad));
+    }
+    Ok(())
+}
+
+/// The index of the first word after a known leaf's value (`system host-name a [b]`), if any:
+/// a leaf holds values, never children.
+fn beyond_value(profile: Profile, words: &[String]) -> Option<usize> {
+    (1..words.len().saturating_sub(1)).find_map(|len| match leaf(profile, &words[..len]) {
+        Some((Kind::Single | Kind::Multi, _)) => Some(len + 1),
+        _ => None,
+    })
+}
+
+/// Checks the words of a path (values excluded): a tag value may not hold whitespace nor a
+/// character cstore refuses in values (§1.3, §3.2); any other word is a node name, which can
+/// hold none of those nor braces (config.boot could not write it back).
+pub fn check_words(path: &[String]) -> Result<(), SchemaError> {
+    for (i, w) in path.iter().enumerate() {
+        let tag_value = i > 0 && TAGS.iter().any(|(pat, _)| matches(pat, &path[..i]));
+        if tag_value {
+            if let Err(m) = validate_value(w) {
+                return Err(SchemaError::BadValue { messages: vec![m] });
+            }
+            if w.is_empty() || w.chars().any(char::is_whitespace) {
+                return Err(SchemaError::BadValue {
+                    messages: vec!["Tag node value name must not contain whitespace".to_owned()],
+                });
+            }
+        } else if w.is_empty()
+            || w.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "{}'\"".contains(c))
+        {
+            return Err(SchemaError::InvalidPath {
+                path: path[..=i].to_vec(),
+                bad: i,
+            });
         }
     }
     Ok(())
@@ -718,6 +782,89 @@ fn revisions(v: &str) -> Result<(), String> {
     number_in(v, 0, 65_535, "Number of revisions")
 }
 
+/// VyOS's description constraint (`generic-description.xml.i`): at most 256 characters.
+fn description(v: &str) -> Result<(), String> {
+    if v.chars().count() <= 256 {
+        Ok(())
+    } else {
+        Err("Description too long (limit 256 characters)".to_owned())
+    }
+}
+
+/// Protocol names of `/etc/protocols` as VyOS ships it, plus `all` and `tcp_udp`.
+const PROTOCOLS: &[&str] = &[
+    "all",
+    "tcp_udp",
+    "ip",
+    "hopopt",
+    "icmp",
+    "igmp",
+    "ggp",
+    "ipencap",
+    "st",
+    "tcp",
+    "egp",
+    "igp",
+    "pup",
+    "udp",
+    "hmp",
+    "xns-idp",
+    "rdp",
+    "iso-tp4",
+    "dccp",
+    "xtp",
+    "ddp",
+    "idpr-cmtp",
+    "ipv6",
+    "ipv6-route",
+    "ipv6-frag",
+    "idrp",
+    "rsvp",
+    "gre",
+    "esp",
+    "ah",
+    "skip",
+    "ipv6-icmp",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "rspf",
+    "vmtp",
+    "eigrp",
+    "ospf",
+    "ax.25",
+    "ipip",
+    "etherip",
+    "encap",
+    "pim",
+    "ipcomp",
+    "vrrp",
+    "l2tp",
+    "isis",
+    "sctp",
+    "fc",
+    "mobility-header",
+    "udplite",
+    "mpls-in-ip",
+    "manet",
+    "hip",
+    "shim6",
+    "wesp",
+    "rohc",
+    "ethernet",
+];
+
+/// A protocol name or number (0-255), optionally negated with `!`.
+fn protocol(v: &str) -> Result<(), String> {
+    let p = v.strip_prefix('!').unwrap_or(v);
+    if PROTOCOLS.contains(&p) || p.parse::<u8>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid protocol \"{v}\": not a name of /etc/protocols, tcp_udp, all or a number 0-255"
+        ))
+    }
+}
+
 fn port_number(v: &str) -> Result<(), String> {
     number_in(v, 1, 65_535, "Port number")
 }
@@ -727,12 +874,17 @@ fn port_spec(v: &str) -> Result<(), String> {
     let ok = !v.is_empty()
         && v.split(',').all(|part| {
             let part = part.strip_prefix('!').unwrap_or(part);
-            let num_ok = |s: &str| s.parse::<u16>().is_ok_and(|n| n > 0);
-            let name_ok =
-                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let num = |s: &str| s.parse::<u16>().ok().filter(|n| *n > 0);
+            // A service name of /etc/services: it starts with a letter (so `65536` is no name).
+            let name_ok = |s: &str| {
+                s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            };
             match part.split_once('-') {
-                Some((a, b)) if num_ok(a) && num_ok(b) => true,
-                _ => num_ok(part) || name_ok(part),
+                Some((a, b)) if num(a).is_some() || num(b).is_some() => {
+                    matches!((num(a), num(b)), (Some(a), Some(b)) if a <= b)
+                }
+                _ => num(part).is_some() || name_ok(part),
             }
         });
     if ok {
@@ -778,6 +930,21 @@ fn ipv4_address(v: &str) -> Result<(), String> {
     match v.parse::<std::net::Ipv4Addr>() {
         Ok(_) => Ok(()),
         Err(_) => Err(format!("\"{v}\" is not a valid IPv4 address")),
+    }
+}
+
+fn ipv6_prefix(v: &str) -> Result<(), String> {
+    match v.parse::<ipnet::Ipv6Net>() {
+        Ok(n) if n.trunc() == n => Ok(()),
+        Ok(_) => Err(format!("\"{v}\" is not a valid IPv6 prefix: host bits set")),
+        Err(_) => Err(format!("\"{v}\" is not a valid IPv6 prefix")),
+    }
+}
+
+fn ipv6_address(v: &str) -> Result<(), String> {
+    match v.parse::<std::net::Ipv6Addr>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("\"{v}\" is not a valid IPv6 address")),
     }
 }
 
@@ -915,6 +1082,26 @@ mod tests {
             Ok("system config-management commit-confirm action = Some(\"reload\") Replace"),
         );
         check(V14, "service lldp", None, Ok("service lldp = None Add"));
+        check(
+            V14,
+            "system host-name a b",
+            None,
+            Err("Configuration path: [system host-name a b] is not valid"),
+        );
+        check(
+            V14,
+            "system host-name a",
+            Some("b"),
+            Err("Configuration path: [system host-name a b] is not valid"),
+        );
+        check(
+            V14,
+            "interfaces ethernet eth0 address 192.0.2.9/24 x y",
+            None,
+            Err(
+                "Configuration path: [interfaces ethernet eth0 address 192.0.2.9/24 x] is not valid",
+            ),
+        );
         // Every word quoted (generated scripts): the schema, then the tree, then the default.
         let t = ConfigTree::new();
         let split = |p: &str, d: bool| last_word_is_value(V14, &words(p), &t, d);

@@ -30,6 +30,24 @@ pub struct SetReport {
     pub value: Option<String>,
 }
 
+/// Where `set path [value]` would break the shape of `tree`, as the index of the offending
+/// word of `path + value`: a node that holds values (a leaf) cannot get children, and a node
+/// with children cannot get a value. Paths outside the schema's table are checked this way
+/// against what the tree already holds, so that every view of the tree shows the same thing.
+pub fn shape_conflict(tree: &ConfigTree, path: &[String], value: Option<&str>) -> Option<usize> {
+    let words = path.len() + usize::from(value.is_some());
+    for len in 1..path.len() {
+        if tree.values(&path[..len]).is_some_and(|v| !v.is_empty()) {
+            // The word after the leaf's value, or the one in the value's place.
+            return Some((len + 1).min(words - 1));
+        }
+    }
+    if value.is_some() && tree.get(path).is_some_and(|n| !n.children().is_empty()) {
+        return Some(path.len());
+    }
+    None
+}
+
 /// A working copy over the active config.
 #[derive(Debug, Clone, Default)]
 pub struct Session {
@@ -74,8 +92,12 @@ impl Session {
             } else {
                 SetMode::Add
             };
-            // A change that no longer applies (its node went away) is dropped, as a union
-            // mount would lose it.
+            // A change that no longer applies (its node went away, or the other commit made a
+            // leaf where this one adds children, or the reverse) is dropped, as a union mount
+            // would lose it.
+            if c.op == Op::Set && shape_conflict(&next, &c.path, c.value.as_deref()).is_some() {
+                continue;
+            }
             let _ = apply_command(&mut next, c, mode);
         }
         schema::mark_tags(&mut next);
@@ -108,10 +130,30 @@ impl Session {
         value: Option<&str>,
         default_value: bool,
     ) -> Result<SetReport, SessionError> {
-        let plan = schema::plan_set_in(profile, path, value, &self.working, default_value)?;
+        let mut plan = schema::plan_set_in(profile, path, value, &self.working, default_value)?;
+        if let Some(v) = &plan.value
+            && shape_conflict(&self.working, &plan.path, Some(v)) == Some(plan.path.len())
+        {
+            // A "value" for a node that has children is the next path word: quoting decides
+            // nothing on VyOS, where path and value are joined the same way (§5.2).
+            let joined: Vec<String> = plan.path.iter().chain([v]).cloned().collect();
+            plan = schema::plan_set_in(profile, &joined, None, &ConfigTree::new(), false)?;
+        }
+        if let Some(bad) = shape_conflict(&self.working, &plan.path, plan.value.as_deref()) {
+            let full: Vec<String> = plan.path.iter().cloned().chain(plan.value).collect();
+            return Err(SchemaError::InvalidPath {
+                path: full[..=bad].to_vec(),
+                bad,
+            }
+            .into());
+        }
         let outcome = self
             .working
             .set_with(&plan.path, plan.value.as_deref(), plan.mode)?;
+        // Nodes the path now goes through are not leafs (a valueless leaf grew children).
+        for len in 1..plan.path.len() {
+            let _ = self.working.set_leaf(&plan.path[..len], false);
+        }
         for i in &plan.tags {
             // The node exists: `set` just created the path through it.
             let _ = self.working.set_tag(&plan.path[..=*i], true);
@@ -133,6 +175,13 @@ impl Session {
         value: Option<&str>,
     ) -> Result<DeleteOutcome, SessionError> {
         schema::check_path(profile, path)?;
+        // Without a separate value the last word may be one (it may hold spaces).
+        let names = if value.is_none() {
+            &path[..path.len().saturating_sub(1)]
+        } else {
+            path
+        };
+        schema::check_words(names)?;
         if value.is_none()
             && !self.working.exists(path)
             && let Some((last, init)) = path.split_last()
@@ -155,7 +204,29 @@ impl Session {
         text: &str,
     ) -> Result<(), SessionError> {
         schema::check_path(profile, path)?;
+        schema::check_words(path)?;
         Ok(self.working.comment(path, text)?)
+    }
+
+    /// Whether `delete path [value]` would find something: the node, the value, or (without
+    /// a separate value) a last word that is a value of the leaf before it.
+    pub fn deletable(&self, path: &[String], value: Option<&str>) -> bool {
+        match value {
+            Some(v) => self
+                .working
+                .values(path)
+                .is_some_and(|vs| vs.iter().any(|x| x == v)),
+            None => {
+                self.working.exists(path)
+                    || path.split_last().is_some_and(|(last, init)| {
+                        !init.is_empty()
+                            && self
+                                .working
+                                .values(init)
+                                .is_some_and(|vs| vs.iter().any(|x| x == last))
+                    })
+            }
+        }
     }
 
     /// One command of any kind (API batches, `merge`).
