@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::vyos::commands::{MASK, is_secret};
+use crate::vyos::secret::{MASK, is_secret};
 
 /// Whether a field or leaf with this name holds a secret.
 pub fn sensitive(name: &str) -> bool {
