@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dictionary;
 pub mod driver;
 pub mod journal;

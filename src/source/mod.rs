@@ -5,11 +5,14 @@
 //! editing) or from a commit via gix (what the daemon applies: invariant 1, never the work tree).
 //! Must not parse or validate the files: that is `model`'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::yaml::MAX_FILE_BYTES;
+
+pub mod follow;
+pub use follow::{FollowConfig, Follower, follow};
 
 /// The folders of a desired-state directory that hold YAML files.
 pub const FOLDERS: [&str; 3] = ["appliances", "policies", "dictionaries"];
@@ -82,6 +85,26 @@ impl SourceFiles {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.files.get(name).map(Vec::as_slice)
     }
+}
+
+/// The desired-state files that differ between two reads (added, removed or changed), by path
+/// relative to the desired-state directory. `None` as the old side means everything is new.
+pub fn changed_files(old: Option<&SourceFiles>, new: &SourceFiles) -> BTreeSet<String> {
+    let Some(old) = old else {
+        return new.files.keys().cloned().collect();
+    };
+    let mut out: BTreeSet<String> = old
+        .files
+        .keys()
+        .filter(|k| !new.files.contains_key(*k))
+        .cloned()
+        .collect();
+    for (k, v) in &new.files {
+        if old.files.get(k) != Some(v) {
+            out.insert(k.clone());
+        }
+    }
+    out
 }
 
 fn is_yaml(name: &str) -> bool {
@@ -250,6 +273,23 @@ mod tests {
             vec!["appliances/a.yaml", "policies/p.yml", "vnfsync.yaml"]
         );
         assert_eq!(files.in_folder("appliances").count(), 1);
+    }
+
+    #[test]
+    fn changed_files_names_added_removed_and_changed() {
+        let mk = |pairs: &[(&str, &str)]| SourceFiles {
+            files: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            commit: None,
+        };
+        let old = mk(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let new = mk(&[("a", "1"), ("b", "22"), ("d", "4")]);
+        let got: Vec<String> = changed_files(Some(&old), &new).into_iter().collect();
+        assert_eq!(got, vec!["b", "c", "d"]);
+        assert_eq!(changed_files(None, &new).len(), 3);
+        assert!(changed_files(Some(&new), &new).is_empty());
     }
 
     #[test]

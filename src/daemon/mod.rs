@@ -1,0 +1,12 @@
+//! The daemon: the long-running wiring around the engine.
+//!
+//! Owns: which commit is served ([`desired`]: whole-commit validation, the last good commit
+//! kept when a new one is rejected) and which appliances a commit touches ([`affected`]).
+//! Must not plan or apply by itself: reconciling one appliance is the engine's job, reading
+//! commits is `source`'s.
+
+pub mod affected;
+pub mod desired;
+
+pub use affected::{Affected, Reason, affected};
+pub use desired::{Desired, Offer, Rejection, Tracker};
