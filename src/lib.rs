@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for the code map and the invariants.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
