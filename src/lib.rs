@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod dictionary;
 pub mod driver;
+pub mod engine;
 pub mod journal;
 pub mod lab;
 pub mod model;
