@@ -80,13 +80,13 @@ fn clip(s: &str) -> String {
 /// Run every probe of `probes` in order, each over a new connection and within `timeout`
 /// (per probe). A probe that cannot even be set up (bad credentials reference) fails with the
 /// reason; the others still run.
-pub async fn run_probes(
-    appliance: &Appliance,
-    probes: &[HealthProbe],
+pub fn run_probes<'a>(
+    appliance: &'a Appliance,
+    probes: &'a [HealthProbe],
     env: &dyn Env,
     timeouts: Timeouts,
     timeout: Duration,
-) -> HealthReport {
+) -> impl std::future::Future<Output = HealthReport> + Send + 'a {
     // Drivers (and their credentials) are made before the first await: `env` is not held
     // across one, so the future stays `Send`.
     let prepared: Vec<(String, &HealthProbe, Option<Result<AnyDriver, String>>)> = probes
@@ -98,22 +98,24 @@ pub async fn run_probes(
             (probe_name(appliance, p), p, d)
         })
         .collect();
-    let mut report = HealthReport::default();
-    for (name, probe, driver) in prepared {
-        let start = Instant::now();
-        let run = one(appliance, probe, driver);
-        let (ok, output) = match tokio::time::timeout(timeout, run).await {
-            Ok(r) => r,
-            Err(_) => (false, format!("timed out after {timeout:?}")),
-        };
-        report.probes.push(ProbeOutcome {
-            name,
-            ok,
-            latency: start.elapsed(),
-            output: clip(&output),
-        });
+    async move {
+        let mut report = HealthReport::default();
+        for (name, probe, driver) in prepared {
+            let start = Instant::now();
+            let run = one(appliance, probe, driver);
+            let (ok, output) = match tokio::time::timeout(timeout, run).await {
+                Ok(r) => r,
+                Err(_) => (false, format!("timed out after {timeout:?}")),
+            };
+            report.probes.push(ProbeOutcome {
+                name,
+                ok,
+                latency: start.elapsed(),
+                output: clip(&output),
+            });
+        }
+        report
     }
-    report
 }
 
 async fn one(

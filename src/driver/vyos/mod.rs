@@ -565,7 +565,18 @@ impl Driver for VyosDriver {
             return Ok(ApplyOutcome::NoChange);
         }
         let info = self.detect(Some(&running)).await?;
-        let decided = commit_mode(&info, options.confirm_window, options.save);
+        let decided = match options.mode {
+            Some(m) => commit_mode(
+                &info,
+                m.window,
+                if m.save_after_confirm {
+                    crate::model::SavePolicy::AfterConfirm
+                } else {
+                    crate::model::SavePolicy::Never
+                },
+            ),
+            None => commit_mode(&info, options.confirm_window, options.save),
+        };
         let mode = match options.mode {
             Some(m) if m.reverter != decided.reverter => {
                 return Err(DriverError::Conflict {
