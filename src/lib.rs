@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod dictionary;
 pub mod driver;
+pub mod engine;
 pub mod journal;
 pub mod lab;
 pub mod model;

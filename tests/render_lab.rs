@@ -230,6 +230,7 @@ fn render_plan_apply_fetch_plan_is_empty_on_every_profile_and_transport() {
                     &ApplyOptions {
                         confirm_window: None,
                         comment: "vnfsync render test".into(),
+                        ..ApplyOptions::default()
                     },
                 ))
                 .unwrap_or_else(|e| {

@@ -24,8 +24,8 @@ use self::script::{Step, Transcript, Verdict};
 use self::ssh::{SshAuth, SshSession, SshTarget};
 use super::secret::{self, Env};
 use super::{
-    ApplyOptions, ApplyOutcome, ConfirmFallback, ConfirmState, DeviceInfo, Driver, DriverError,
-    ProbeReport, Result, Snapshot,
+    ApplyOptions, ApplyOutcome, ConfirmFallback, ConfirmOutcome, ConfirmState, DeviceInfo, Driver,
+    DriverError, OpOutput, ProbeReport, Result, Reverter, Snapshot, commit_mode,
 };
 use crate::model::{Appliance, Transport};
 use crate::vyos::{self as tree, Command, ConfigTree};
@@ -54,7 +54,11 @@ enum Link {
         target: Box<SshTarget>,
         session: Option<SshSession>,
     },
-    Http(HttpApi),
+    Http {
+        api: HttpApi,
+        /// Kept to open a fresh client (probes must never reuse a pooled connection).
+        target: Box<HttpTarget>,
+    },
 }
 
 /// A VyOS appliance.
@@ -129,11 +133,6 @@ pub fn confirm_fallback(line: &str, running: &ConfigTree) -> ConfirmFallback {
     }
 }
 
-fn minutes(window: Duration) -> u32 {
-    let m = window.as_secs().div_ceil(60).max(1);
-    u32::try_from(m).unwrap_or(u32::MAX)
-}
-
 impl VyosDriver {
     /// Build the driver for an appliance, resolving its credentials now.
     pub fn new(appliance: &Appliance, env: &dyn Env, timeouts: Timeouts) -> Result<VyosDriver> {
@@ -202,7 +201,7 @@ impl VyosDriver {
                         });
                     }
                 };
-                Link::Http(HttpApi::new(&HttpTarget {
+                let target = HttpTarget {
                     appliance: name.clone(),
                     scheme: ep.scheme,
                     host: ep.host.to_string(),
@@ -211,7 +210,11 @@ impl VyosDriver {
                     tls: ep.tls.clone(),
                     connect_timeout: timeouts.connect,
                     command_timeout: timeouts.command,
-                })?)
+                };
+                Link::Http {
+                    api: HttpApi::new(&target)?,
+                    target: Box::new(target),
+                }
             }
             Transport::Rest => {
                 return Err(DriverError::Unsupported {
@@ -255,27 +258,47 @@ impl VyosDriver {
                 message: "no SSH session".into(),
             });
         };
+        let writes = steps.iter().any(|s| !matches!(s, Step::Run(_)));
         let out = match s.exec("vbash -s", text.as_bytes(), during).await {
             Ok(o) => o,
             Err(e) => {
                 *session = None;
-                return Err(e);
+                // Once a writing script went out, a lost answer is an unknown outcome.
+                return Err(match e {
+                    DriverError::Timeout { .. } | DriverError::Unreachable { .. } if writes => {
+                        DriverError::OutcomeUnknown {
+                            appliance: self.name.clone(),
+                            during: during.into(),
+                            message: e.to_string(),
+                        }
+                    }
+                    e => e,
+                });
             }
         };
         let t = script::split(&out.stdout);
         if !t.completed {
             // The connection went away mid-script (a reboot, a dropped session, a change that
             // cut off our own port): what ran is unknown, so the caller must re-read.
-            return Err(DriverError::Unreachable {
-                appliance: self.name.clone(),
-                message: format!(
-                    "{during}: the session ended before the script finished (exit status {:?}); the outcome is unknown{}",
-                    out.exit_status,
-                    match (out.stdout.trim(), out.stderr.trim()) {
-                        ("", "") => String::new(),
-                        (o, e) => format!(": {o}{e}"),
-                    }
-                ),
+            let message = format!(
+                "{during}: the session ended before the script finished (exit status {:?}); the outcome is unknown{}",
+                out.exit_status,
+                match (out.stdout.trim(), out.stderr.trim()) {
+                    ("", "") => String::new(),
+                    (o, e) => format!(": {o}{e}"),
+                }
+            );
+            return Err(if writes {
+                DriverError::OutcomeUnknown {
+                    appliance: self.name.clone(),
+                    during: during.into(),
+                    message,
+                }
+            } else {
+                DriverError::Unreachable {
+                    appliance: self.name.clone(),
+                    message,
+                }
             });
         }
         Ok(t)
@@ -353,6 +376,7 @@ impl VyosDriver {
         if let Some(i) = &self.info {
             return Ok(i.clone());
         }
+        let comment_on_transport = self.http().is_none();
         let (version, confirm_on_transport) = match self.http() {
             Some(api) => {
                 // Read-only: `/info` (or `show version`), never a probing `op: confirm`, which
@@ -403,6 +427,8 @@ impl VyosDriver {
             version,
             line,
             confirm_on_transport,
+            confirm_unit: Duration::from_secs(60),
+            comment_on_transport,
         };
         self.info = Some(info.clone());
         Ok(info)
@@ -410,10 +436,51 @@ impl VyosDriver {
 
     fn http(&self) -> Option<&HttpApi> {
         match &self.link {
-            Link::Http(api) => Some(api),
+            Link::Http { api, .. } => Some(api),
             Link::Ssh { .. } => None,
         }
     }
+
+    /// A write over the HTTP API whose answer was lost after the request went out.
+    fn http_unknown(&self, e: DriverError, during: &str) -> DriverError {
+        match e {
+            DriverError::Timeout { .. }
+            | DriverError::Upstream {
+                retryable: true, ..
+            } => DriverError::OutcomeUnknown {
+                appliance: self.name.clone(),
+                during: during.into(),
+                message: e.to_string(),
+            },
+            e => e,
+        }
+    }
+
+    /// Restore by applying the snapshot's text (the device's copy is gone): the whole-tree
+    /// difference from the running config, as one plain commit.
+    async fn restore_from_text(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let want = ConfigTree::parse_boot(&snapshot.boot).map_err(|e| DriverError::Plan {
+            appliance: self.name.clone(),
+            message: format!("snapshot {}: {e}", snapshot.id),
+        })?;
+        let running = self.fetch().await?;
+        let plan = tree::diff(&running, &want, &[]);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let options = ApplyOptions {
+            comment: format!("vnfsync restore {}", snapshot.id),
+            save: crate::model::SavePolicy::Never,
+            ..ApplyOptions::default()
+        };
+        self.apply(&plan, &options).await.map(|_| ())
+    }
+}
+
+/// Whether a device message says the file to load is not there.
+fn file_missing(e: &DriverError) -> bool {
+    e.device_message()
+        .is_some_and(|m| m.contains("No such file") || m.contains("does not exist"))
 }
 
 /// Turn the API's commit failure text into the driver's error.
@@ -480,6 +547,16 @@ impl Driver for VyosDriver {
             })?;
         }
         let running = self.fetch().await?;
+        if let Some(pin) = &options.pin {
+            let found = crate::render::tree_hash(&running, &pin.scopes);
+            if found != pin.base_hash {
+                return Err(DriverError::BaseMoved {
+                    appliance: self.name.clone(),
+                    expected: pin.base_hash.clone(),
+                    found,
+                });
+            }
+        }
         let target = tree::apply(plan, &running).map_err(|e| DriverError::Plan {
             appliance: self.name.clone(),
             message: e.to_string(),
@@ -488,16 +565,44 @@ impl Driver for VyosDriver {
             return Ok(ApplyOutcome::NoChange);
         }
         let info = self.detect(Some(&running)).await?;
-        let window = options.confirm_window.map(minutes);
-        let device_confirm = window.is_some() && info.confirm_on_transport;
-        let save_first = device_confirm && info.confirm_fallback.reboots();
-        let confirm = match window {
-            None => ConfirmState::NotRequested,
-            Some(m) if device_confirm => ConfirmState::Armed {
-                window: Duration::from_secs(u64::from(m) * 60),
-                fallback: info.confirm_fallback,
+        let decided = match options.mode {
+            Some(m) => commit_mode(
+                &info,
+                m.window,
+                if m.save_after_confirm {
+                    crate::model::SavePolicy::AfterConfirm
+                } else {
+                    crate::model::SavePolicy::Never
+                },
+            ),
+            None => commit_mode(&info, options.confirm_window, options.save),
+        };
+        let mode = match options.mode {
+            Some(m) if m.reverter != decided.reverter => {
+                return Err(DriverError::Conflict {
+                    appliance: self.name.clone(),
+                    during: "apply".into(),
+                    device: format!(
+                        "the commit mode decided before the write ({}) no longer fits the device ({}, {}); nothing was written",
+                        m.confirm_by(),
+                        info.version,
+                        decided.confirm_by()
+                    ),
+                });
+            }
+            Some(m) => m,
+            None => decided,
+        };
+        let window = mode.window_units(info.confirm_unit);
+        let device_confirm = matches!(mode.reverter, Reverter::Device { .. });
+        let save_first = mode.save_first;
+        let confirm = match mode.reverter {
+            Reverter::None => ConfirmState::NotRequested,
+            Reverter::Device { fallback } => ConfirmState::Armed {
+                window: Duration::from_secs(u64::from(window.unwrap_or(1)) * 60),
+                fallback,
             },
-            Some(_) => ConfirmState::DaemonWatchdog,
+            Reverter::Daemon => ConfirmState::DaemonWatchdog,
         };
         let result = match self.http() {
             Some(api) => {
@@ -506,10 +611,19 @@ impl Driver for VyosDriver {
                         .await?;
                 }
                 let during = format!("configure ({} commands)", plan.len());
-                api.configure(plan, window.filter(|_| device_confirm), &during)
+                match api
+                    .configure(plan, window.filter(|_| device_confirm), &during)
                     .await
-                    .map(|_| ())
-                    .map_err(http_commit_error)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = self.http_unknown(e, &during);
+                        if e.outcome_unknown() {
+                            return Err(e);
+                        }
+                        Err(http_commit_error(e))
+                    }
+                }
             }
             None => {
                 let mut steps: Vec<Step> = Vec::with_capacity(plan.len() + 2);
@@ -544,24 +658,40 @@ impl Driver for VyosDriver {
                 Ok(ApplyOutcome::Committed {
                     confirm,
                     saved_before: save_first,
+                    // 1.3's `commit-confirm N` takes no comment.
+                    comment_carried: info.comment_on_transport
+                        && !(device_confirm && info.line == "1.3"),
                 })
             }
             Err(e) => Err(self.after_failed_commit(e, &running).await),
         }
     }
 
-    async fn confirm(&mut self) -> Result<()> {
-        if let Some(api) = self.http() {
-            api.config_file("confirm", None, "confirm").await?;
+    async fn confirm(&mut self) -> Result<ConfirmOutcome> {
+        let said = if let Some(api) = self.http() {
+            match api.config_file("confirm", None, "confirm").await {
+                Ok(reply) => match reply.data {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                },
+                Err(e) => return Err(self.http_unknown(e, "confirm")),
+            }
         } else {
             let steps = [Step::Confirm];
             let t = self.script(&steps, "confirm").await?;
             if let Some(e) = self.first_failure(&t, &steps, "confirm") {
                 return Err(e);
             }
-        }
+            t.steps.first().cloned().unwrap_or_default()
+        };
         self.armed = None;
-        Ok(())
+        // §3.6: `No confirm pending` when nothing was armed or the timer already fired;
+        // `Reboot/Reload timer stopped` (1.4+) or nothing at all (1.3) when one was stopped.
+        Ok(if said.contains("No confirm pending") {
+            ConfirmOutcome::NothingPending
+        } else {
+            ConfirmOutcome::Stopped
+        })
     }
 
     fn confirm_pending(&self) -> Option<Instant> {
@@ -614,13 +744,16 @@ impl Driver for VyosDriver {
     }
 
     async fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        match self.http() {
+        let loaded = match self.http() {
             Some(api) => {
                 // The API's load migrates, loads and commits (§5.2).
-                api.config_file("load", Some(&snapshot.device_path), "restore")
+                match api
+                    .config_file("load", Some(&snapshot.device_path), "restore")
                     .await
-                    .map(|_| ())
-                    .map_err(http_commit_error)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(http_commit_error(self.http_unknown(e, "restore"))),
+                }
             }
             None => {
                 let steps = [
@@ -633,14 +766,22 @@ impl Driver for VyosDriver {
                 self.first_failure(&t, &steps, "restore")
                     .map_or(Ok(()), Err)
             }
+        };
+        match loaded {
+            Err(e) if file_missing(&e) && !snapshot.boot.is_empty() => {
+                self.restore_from_text(snapshot).await
+            }
+            other => other,
         }
     }
 
     async fn probe(&mut self) -> Result<ProbeReport> {
         let start = Instant::now();
         match &self.link {
-            Link::Http(api) => {
-                api.show(&["version"]).await?;
+            Link::Http { target, .. } => {
+                // A new client: a pooled connection made before a lockout would still answer.
+                let fresh = HttpApi::new(target)?;
+                fresh.show(&["version"]).await?;
             }
             Link::Ssh { target, .. } => {
                 let fresh = SshSession::connect(target).await?;
@@ -651,6 +792,28 @@ impl Driver for VyosDriver {
             reachable: true,
             latency: start.elapsed(),
         })
+    }
+
+    async fn op(&mut self, words: &[String]) -> Result<OpOutput> {
+        if let Some(api) = self.http() {
+            // The API runs op-mode `show` commands only.
+            let Some(("show", rest)) = words.split_first().map(|(a, b)| (a.as_str(), b)) else {
+                return Err(DriverError::Unsupported {
+                    appliance: self.name.clone(),
+                    what: format!("`{}` over the HTTP API", words.join(" ")),
+                    why: "the API runs op-mode `show` commands only".into(),
+                });
+            };
+            let path: Vec<&str> = rest.iter().map(String::as_str).collect();
+            return api.show(&path).await;
+        }
+        let steps = [Step::Run(words.to_vec())];
+        let during = words.join(" ");
+        let t = self.script(&steps, &during).await?;
+        if let Some(e) = self.first_failure(&t, &steps, &during) {
+            return Err(e);
+        }
+        Ok(t.steps.first().cloned().unwrap_or_default())
     }
 }
 
@@ -701,7 +864,5 @@ mod tests {
             ConfirmFallback::RebootToSaved
         );
         assert_eq!(confirm_fallback("1.5", &reload), ConfirmFallback::Reload);
-        assert_eq!(minutes(Duration::from_secs(61)), 2);
-        assert_eq!(minutes(Duration::from_secs(120)), 2);
     }
 }
