@@ -233,6 +233,43 @@ impl Metrics {
 
 /// The content type of [`Metrics::encode`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of [`classic`].
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The same exposition in Prometheus' classic text format (0.0.4), for scrapers that do not
+/// ask for OpenMetrics (and `promtool check metrics`): a counter family is named with its
+/// `_total` suffix in `# HELP`/`# TYPE`, and there is no `# EOF`.
+pub fn classic(openmetrics: &str) -> String {
+    let counters: std::collections::BTreeSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let mut done = false;
+        for prefix in ["# HELP ", "# TYPE "] {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let name = rest.split(' ').next().unwrap_or_default();
+                if counters.contains(name) {
+                    out.push_str(prefix);
+                    out.push_str(name);
+                    out.push_str("_total");
+                    out.push_str(&rest[name.len()..]);
+                    done = true;
+                }
+            }
+        }
+        if !done {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -256,5 +293,12 @@ mod tests {
         assert!(!text.contains("commit=\"abc\""));
         assert!(text.contains("vnfsync_rejected_commits_total 1"));
         assert!(text.ends_with("# EOF\n"));
+        let c = classic(&text);
+        assert!(
+            c.contains("# TYPE vnfsync_reconciles_total counter\n"),
+            "{c}"
+        );
+        assert!(c.contains("# HELP vnfsync_rejected_commits_total Commits"));
+        assert!(!c.contains("# EOF"));
     }
 }

@@ -134,12 +134,16 @@ pub trait Backend: Send + Sync + 'static {
     fn metrics(&self) -> String;
     /// Every appliance the served commit declares, with its tenant.
     fn appliances(&self) -> Vec<Visible>;
-    fn status(&self, view: &View) -> Value;
+    fn status<'a>(&'a self, view: &'a View) -> BoxFut<'a, Value>;
     /// The list view of `/v1/appliances`.
-    fn appliance_list(&self, view: &View) -> Value;
-    fn appliance(&self, name: &str) -> Option<Value>;
+    fn appliance_list<'a>(&'a self, view: &'a View) -> BoxFut<'a, Value>;
+    fn appliance<'a>(&'a self, name: &'a str) -> BoxFut<'a, Option<Value>>;
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>>;
-    fn operations(&self, params: OpsParams, view: &View) -> Result<Value, ApiError>;
+    fn operations<'a>(
+        &'a self,
+        params: OpsParams,
+        view: &'a View,
+    ) -> BoxFut<'a, Result<Value, ApiError>>;
     fn dictionaries(&self, view: &View) -> Value;
     fn commit(&self, sha: &str, view: &View) -> Option<Value>;
     /// Run an action on one appliance, or (sync only) on every visible one.
@@ -286,29 +290,42 @@ async fn readyz(State(ctx): Shared) -> Response {
     (status, axum::Json(json!({"ready": ok, "checks": r}))).into_response()
 }
 
-async fn metrics_text(State(ctx): Shared, caller: Caller) -> Result<Response, ApiError> {
+async fn metrics_text(
+    State(ctx): Shared,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     caller.need(Scope::Read)?;
     if caller.token.tenant.is_some() {
         // Metrics name every appliance: a tenant's token may not read them.
         return Err(ApiError::not_found("such endpoint"));
     }
-    Ok((
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        ctx.backend.metrics(),
-    )
-        .into_response())
+    let text = ctx.backend.metrics();
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    Ok(if openmetrics {
+        ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, metrics::CLASSIC_CONTENT_TYPE)],
+            metrics::classic(&text),
+        )
+            .into_response()
+    })
 }
 
 async fn status(State(ctx): Shared, caller: Caller) -> Json {
     caller.need(Scope::Read)?;
     let view = caller.view(&*ctx.backend);
-    Ok(axum::Json(ctx.backend.status(&view)))
+    Ok(axum::Json(ctx.backend.status(&view).await))
 }
 
 async fn appliances(State(ctx): Shared, caller: Caller) -> Json {
     caller.need(Scope::Read)?;
     let view = caller.view(&*ctx.backend);
-    Ok(axum::Json(ctx.backend.appliance_list(&view)))
+    Ok(axum::Json(ctx.backend.appliance_list(&view).await))
 }
 
 async fn appliance(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {
@@ -316,6 +333,7 @@ async fn appliance(State(ctx): Shared, caller: Caller, Path(name): Path<String>)
     caller.see(&*ctx.backend, &name)?;
     ctx.backend
         .appliance(&name)
+        .await
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))
 }
@@ -337,7 +355,7 @@ async fn operations(
         caller.see(&*ctx.backend, a)?;
     }
     let view = caller.view(&*ctx.backend);
-    ctx.backend.operations(params, &view).map(axum::Json)
+    ctx.backend.operations(params, &view).await.map(axum::Json)
 }
 
 async fn dictionaries(State(ctx): Shared, caller: Caller) -> Json {

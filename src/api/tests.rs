@@ -42,20 +42,24 @@ impl Backend for Fake {
             },
         ]
     }
-    fn status(&self, view: &View) -> Value {
-        json!({"appliances": names(view)})
+    fn status<'a>(&'a self, view: &'a View) -> BoxFut<'a, Value> {
+        Box::pin(async move { json!({"appliances": names(view)}) })
     }
-    fn appliance_list(&self, view: &View) -> Value {
-        json!(names(view))
+    fn appliance_list<'a>(&'a self, view: &'a View) -> BoxFut<'a, Value> {
+        Box::pin(async move { json!(names(view)) })
     }
-    fn appliance(&self, name: &str) -> Option<Value> {
-        Some(json!({"name": name}))
+    fn appliance<'a>(&'a self, name: &'a str) -> BoxFut<'a, Option<Value>> {
+        Box::pin(async move { Some(json!({"name": name})) })
     }
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move { Ok(json!({"diff": name})) })
     }
-    fn operations(&self, params: OpsParams, view: &View) -> Result<Value, ApiError> {
-        Ok(json!({"appliance": params.appliance, "visible": names(view)}))
+    fn operations<'a>(
+        &'a self,
+        params: OpsParams,
+        view: &'a View,
+    ) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move { Ok(json!({"appliance": params.appliance, "visible": names(view)})) })
     }
     fn dictionaries(&self, view: &View) -> Value {
         json!(names(view))

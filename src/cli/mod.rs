@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod daemon;
 pub mod diff;
 pub mod lab;
 pub mod ops;
@@ -75,6 +76,10 @@ pub enum Command {
     Ops(ops::OpsArgs),
     /// Verify the journal file, or export its audit trail.
     Journal(ops::JournalArgs),
+    /// Run the daemon: follow the branch, apply each good commit, serve the API.
+    Daemon(daemon::DaemonArgs),
+    /// Ask a running daemon for its status (JSON).
+    Status(daemon::StatusArgs),
 }
 
 /// Run the parsed command line.
@@ -88,6 +93,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::LabShell(args) => lab::run_shell(args),
         Command::Ops(args) => ops::run(args),
         Command::Journal(args) => ops::run_journal(args),
+        Command::Daemon(args) => daemon::run(args),
+        Command::Status(args) => daemon::run_status(args),
     }
 }
 

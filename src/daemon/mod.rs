@@ -7,6 +7,9 @@
 
 pub mod affected;
 pub mod desired;
+pub mod notify;
+pub mod run;
 
 pub use affected::{Affected, Reason, affected};
 pub use desired::{Desired, Offer, Rejection, Tracker};
+pub use run::{DaemonError, run};
