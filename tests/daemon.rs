@@ -113,14 +113,49 @@ fn notified(sock: &UnixDatagram, seen: &mut Vec<String>, want: &str, within: Dur
 }
 
 fn appliance_yaml(name: &str, tenant: &str, lab: &Value, secrets: &Path, route: &str) -> String {
+    appliance_yaml_owning(name, tenant, lab, secrets, route, "  - protocols static\n")
+}
+
+fn appliance_yaml_owning(
+    name: &str,
+    tenant: &str,
+    lab: &Value,
+    secrets: &Path,
+    route: &str,
+    owns: &str,
+) -> String {
     let ssh = lab["ssh"].as_str().expect("ssh");
     let (host, port) = ssh.rsplit_once(':').expect("host:port");
     format!(
-        "name: {name}\ndictionary: vyos-1.4\nlabels:\n  tenant: {tenant}\nendpoint:\n  transport: ssh\n  host: {host}\n  port: {port}\n  user: {}\n  password: file:{}/password\n  host_key: {}\nowns:\n  - protocols static\ncommit:\n  confirm_window: 1m\nhealth:\n  - kind: login\nroutes:\n  - {{prefix: {route}, next_hop: 192.0.2.253}}\n",
+        "name: {name}\ndictionary: vyos-1.4\nlabels:\n  tenant: {tenant}\nendpoint:\n  transport: ssh\n  host: {host}\n  port: {port}\n  user: {}\n  password: file:{}/password\n  host_key: {}\nowns:\n{}commit:\n  confirm_window: 1m\nhealth:\n  - kind: login\nroutes:\n  - {{prefix: {route}, next_hop: 192.0.2.253}}\n",
         lab["user"].as_str().expect("user"),
         secrets.display(),
         lab["host_key_fingerprint"].as_str().expect("fp"),
+        owns,
     )
+}
+
+/// Change the lab appliance out of band, as an operator on its console would.
+fn out_of_band(lab: &Value, lines: &str) {
+    let url = format!("{}/exec", lab["control"].as_str().expect("control"));
+    let script = format!(
+        "source /opt/vyatta/etc/functions/script-template\nconfigure\n{lines}\ncommit\nexit\n"
+    );
+    let r = reqwest::blocking::Client::new()
+        .post(&url)
+        .body(serde_json::json!({"command": "vbash -s", "stdin": script}).to_string())
+        .header("content-type", "application/json")
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    assert!(!r.contains("\"error\""), "{r}");
+}
+
+fn active(lab: &Value) -> String {
+    let url = format!("{}/active", lab["control"].as_str().expect("control"));
+    reqwest::blocking::get(&url)
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 #[test]
@@ -358,4 +393,140 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
             .any(|w| w == password.as_bytes()),
         "password in the journal file"
     );
+}
+
+/// Onboarding is held when the first apply would delete config already on the device, until
+/// approved; drift made out of band is reported under `alert` and put back under `overwrite`.
+#[test]
+fn onboarding_hold_and_drift_policies() {
+    let (_lab, info) = start_lab("1.4", &[]);
+    let password = info["password"].as_str().expect("password").to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    let secrets = work.path().join("secrets");
+    std::fs::create_dir_all(&secrets).expect("mkdir");
+    std::fs::write(secrets.join("password"), &password).expect("write");
+    // Already on the device before vnfsync manages it.
+    out_of_band(
+        &info,
+        "set protocols static route 10.99.0.0/16 next-hop 192.0.2.9",
+    );
+    assert!(active(&info).contains("10.99.0.0/16"));
+
+    let repo = work.path().join("repo");
+    let apps = repo.join("appliances");
+    std::fs::create_dir_all(&apps).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        apps.join("edge.yaml"),
+        appliance_yaml("edge", "netops", &info, &secrets, "10.20.0.0/16"),
+    )
+    .expect("write");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "edge"]);
+    let tokens = work.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        vnfsync::api::auth::entry_line(
+            "admin",
+            &[vnfsync::api::Scope::Read, vnfsync::api::Scope::Write],
+            None,
+            "admin-secret",
+        ),
+    )
+    .expect("tokens");
+    let config = work.path().join("vnfsync.toml");
+    std::fs::write(&config, "[intervals]\ndrift_check = \"10s\"\n").expect("config");
+    let port = free_port();
+    let _daemon = Killed(
+        Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+            .args(["daemon", "--config"])
+            .arg(&config)
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--path", ".", "--branch", "main", "--state-dir"])
+            .arg(work.path().join("state"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--tokens"])
+            .arg(&tokens)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start daemon"),
+    );
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::blocking::Client::new(),
+    };
+    let admin = "admin-secret";
+    let st = api.wait("/v1/status", admin, Duration::from_secs(60), |s| {
+        s["appliances"][0]["state"] == "held"
+    });
+    let reason = st["appliances"][0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("delete protocols static route 10.99.0.0/16"),
+        "{reason}"
+    );
+    assert!(
+        active(&info).contains("10.99.0.0/16"),
+        "nothing pruned while held"
+    );
+    assert_eq!(
+        api.call("POST", "/v1/appliances/edge/approve", Some(admin))
+            .0,
+        200
+    );
+    api.wait("/v1/status", admin, Duration::from_secs(60), |s| {
+        s["converged"] == true
+    });
+    assert!(!active(&info).contains("10.99.0.0/16"));
+
+    // Drift under `alert`: reported at the next drift check, left on the device.
+    out_of_band(
+        &info,
+        "set protocols static route 10.98.0.0/16 next-hop 192.0.2.9",
+    );
+    let st = api.wait("/v1/status", admin, Duration::from_secs(40), |s| {
+        s["appliances"][0]["state"] == "drift"
+    });
+    assert!(
+        st["appliances"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("10.98.0.0/16")
+    );
+    assert!(active(&info).contains("10.98.0.0/16"));
+    let (_, metrics) = api.call("GET", "/metrics", Some(admin));
+    assert!(
+        metrics.contains("vnfsync_drift{appliance=\"edge\"} 1"),
+        "{metrics}"
+    );
+
+    // The scope switched to `overwrite` (a commit, which also puts it back), then new drift is
+    // put back by the drift check alone.
+    std::fs::write(
+        apps.join("edge.yaml"),
+        appliance_yaml_owning(
+            "edge",
+            "netops",
+            &info,
+            &secrets,
+            "10.20.0.0/16",
+            "  - path: protocols static\n    drift: overwrite\n",
+        ),
+    )
+    .expect("write");
+    git(&repo, &["commit", "-qam", "overwrite"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    api.wait("/v1/status", admin, Duration::from_secs(60), |s| {
+        s["converged"] == true && s["commit"] == head.as_str()
+    });
+    assert!(!active(&info).contains("10.98.0.0/16"));
+    out_of_band(
+        &info,
+        "set protocols static route 10.97.0.0/16 next-hop 192.0.2.9",
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while active(&info).contains("10.97.0.0/16") {
+        assert!(Instant::now() < deadline, "overwrite drift not put back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -93,6 +93,42 @@ struct Runtime {
     sem: Arc<Semaphore>,
     recovered: AtomicBool,
     draining: AtomicBool,
+    /// Appliances an operator approved for their first reconcile (onboarding hold).
+    approved: Mutex<BTreeSet<String>>,
+}
+
+/// The plan against the live device, read-only (the same planner `vnfsync diff` uses), with
+/// the owned scopes and their drift policies.
+async fn live_plan(
+    loaded: &crate::render::Loaded,
+    a: &crate::model::Appliance,
+    ctx: &Context,
+) -> Result<(Vec<crate::render::ScopeState>, crate::plan::Plan), String> {
+    let intended = crate::render::render(loaded, a).map_err(|errs| {
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let mut driver = crate::driver::AnyDriver::new(a, ctx.env.as_ref(), ctx.timeouts)
+        .map_err(|e| e.to_string())?;
+    let running = driver.fetch().await.map_err(|e| e.to_string())?;
+    let plan = crate::plan::plan(&intended, &running, None);
+    Ok((intended.scopes, plan))
+}
+
+/// The owned scopes a command falls in.
+fn scope_of<'a>(
+    scopes: &'a [crate::render::ScopeState],
+    cmd: &crate::vyos::Command,
+) -> Option<&'a crate::render::ScopeState> {
+    let line = cmd.path.join(" ");
+    scopes.iter().find(|s| {
+        line == s.path
+            || line
+                .strip_prefix(s.path.as_str())
+                .is_some_and(|r| r.starts_with(' '))
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,6 +186,7 @@ impl Runtime {
             .and_then(|d| Some((d, d.loaded.state.appliance(&name)?)))
         {
             None => None,
+            Some((d, a)) if self.held(d, a).await => None,
             Some((d, a)) => {
                 write(&self.live).entry(name.clone()).or_default().state = "reconciling";
                 tracing::info!(appliance = %name, commit = %d.commit, "reconcile");
@@ -233,6 +270,145 @@ impl Runtime {
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
                 rt.trigger(&name);
+            });
+        }
+    }
+
+    /// Onboarding: an appliance's first reconcile (nothing journaled for it) whose plan would
+    /// delete anything already on the device waits for an operator's approval, its plan shown
+    /// in status. An approved appliance, or one the journal knows, goes on.
+    async fn held(&self, d: &Desired, a: &crate::model::Appliance) -> bool {
+        let name = a.name.as_str();
+        if lock(&self.approved).contains(name) {
+            return false;
+        }
+        match self.ctx.journal.status(name.to_string()).await {
+            Ok(Some(_)) => return false,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(appliance = name, error = %e, "journal status");
+                return false;
+            }
+        }
+        let Ok((_, plan)) = live_plan(&d.loaded, a, &self.ctx).await else {
+            // Unreachable now: the engine's own error policy reports and retries it.
+            return false;
+        };
+        let deletes: Vec<String> = plan
+            .commands
+            .iter()
+            .filter(|c| c.op == crate::vyos::commands::Op::Delete)
+            .map(ToString::to_string)
+            .collect();
+        if deletes.is_empty() {
+            return false;
+        }
+        tracing::warn!(
+            appliance = name,
+            deletes = deletes.len(),
+            "onboarding held: the first apply would delete config already on the device; approve it to go on"
+        );
+        write(&self.live).insert(
+            name.to_string(),
+            Live {
+                state: "held",
+                commit: Some(d.commit.clone()),
+                outcome: Some("held".into()),
+                op: None,
+                reason: Some(format!(
+                    "first apply would delete {} line(s) already on the device: {}",
+                    deletes.len(),
+                    deletes.join("; ")
+                )),
+                finished: Some(Timestamp::now()),
+            },
+        );
+        true
+    }
+
+    /// A drift check: plan against the live device; nothing to do is in sync; drift in a
+    /// scope whose policy is `alert` is reported (status, metric, log) and left alone; drift
+    /// only in `overwrite` scopes is put back by a reconcile.
+    async fn drift_check(self: Arc<Self>, name: String) {
+        {
+            let slots = lock(&self.slots);
+            if slots.get(&name).is_some_and(|s| s.running || s.queued) {
+                return;
+            }
+        }
+        let settled = read(&self.live)
+            .get(&name)
+            .is_some_and(|l| matches!(l.state, "in_sync" | "drift"));
+        let Some(d) = self.served() else { return };
+        let Some(a) = d.loaded.state.appliance(&name) else {
+            return;
+        };
+        if !settled {
+            return;
+        }
+        let (scopes, plan) = match live_plan(&d.loaded, a, &self.ctx).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(appliance = %name, error = %e, "drift check failed");
+                return;
+            }
+        };
+        if plan.commands.is_empty() {
+            self.metrics.set_drift(&name, false);
+            if let Some(l) = write(&self.live).get_mut(&name)
+                && l.state == "drift"
+            {
+                l.state = "in_sync";
+                l.reason = None;
+            }
+            return;
+        }
+        self.metrics.set_drift(&name, true);
+        let mut alert = BTreeSet::new();
+        let mut overwrite = BTreeSet::new();
+        for c in &plan.commands {
+            match scope_of(&scopes, c) {
+                Some(s) if s.drift == crate::model::DriftPolicy::Overwrite => {
+                    overwrite.insert(s.path.clone())
+                }
+                Some(s) => alert.insert(s.path.clone()),
+                None => alert.insert(c.path.join(" ")),
+            };
+        }
+        if alert.is_empty() {
+            tracing::warn!(appliance = %name, scopes = ?overwrite, "drift (overwrite): putting it back");
+            self.trigger(&name);
+        } else {
+            tracing::warn!(appliance = %name, scopes = ?alert, "drift (alert): reported, left alone");
+            if let Some(l) = write(&self.live).get_mut(&name) {
+                l.state = "drift";
+                l.reason = Some(format!(
+                    "drift in {}: {}",
+                    alert.into_iter().collect::<Vec<_>>().join(", "),
+                    plan.commands
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+    }
+
+    /// One sweep: a drift check per appliance, each after its own jitter (up to a tenth of the
+    /// interval) so a fleet is not read all at once.
+    fn drift_sweep(self: &Arc<Self>) {
+        use std::hash::BuildHasher;
+        let Some(d) = self.served() else { return };
+        let spread = self.cfg.drift_check_interval / 10;
+        for a in &d.loaded.state.appliances {
+            let name = a.name.to_string();
+            let r = std::collections::hash_map::RandomState::new().hash_one(&name);
+            let jitter = spread.mul_f64((r % 1000) as f64 / 1000.0);
+            let rt = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(jitter).await;
+                rt.drift_check(name).await;
             });
         }
     }
@@ -613,7 +789,9 @@ impl Backend for Runtime {
                 }
                 ApiAction::Rollback => unsupported("rollback"),
                 ApiAction::Resume => unsupported("resume"),
-                ApiAction::Approve => unsupported("approve"),
+                ApiAction::Approve => Err(ApiError::internal(
+                    "approve is handled by the runtime's trigger, not here",
+                )),
             }
         })
     }
@@ -663,6 +841,20 @@ impl Backend for Api {
         appliance: Option<&'a str>,
         view: &'a View,
     ) -> BoxFut<'a, Result<Value, ApiError>> {
+        if action == ApiAction::Approve {
+            return Box::pin(async move {
+                let name = appliance.unwrap_or_default().to_string();
+                lock(&self.0.approved).insert(name.clone());
+                tracing::info!(appliance = %name, "onboarding approved");
+                if let Some(l) = write(&self.0.live).get_mut(&name)
+                    && l.state == "held"
+                {
+                    l.state = "queued";
+                }
+                self.0.trigger(&name);
+                Ok(json!({"approved": name}))
+            });
+        }
         if action != ApiAction::Sync {
             return self.0.act(action, appliance, view);
         }
@@ -742,6 +934,7 @@ pub async fn run(
         ctx,
         recovered: AtomicBool::new(false),
         draining: AtomicBool::new(false),
+        approved: Mutex::default(),
     });
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -771,6 +964,11 @@ pub async fn run(
             .watchdog_interval()
             .unwrap_or(Duration::from_secs(3600)),
     );
+    let mut drift = tokio::time::interval_at(
+        tokio::time::Instant::now() + rt.cfg.drift_check_interval,
+        rt.cfg.drift_check_interval,
+    );
+    drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -791,6 +989,7 @@ pub async fn run(
                 rt.recover_and_pass().await;
                 notifier.send("READY=1\nSTATUS=serving");
             }
+            _ = drift.tick() => rt.drift_sweep(),
             _ = watchdog.tick() => {
                 notifier.send("WATCHDOG=1");
             }
