@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod daemon;
+pub mod demo;
 pub mod diff;
 pub mod lab;
 pub mod ops;
@@ -80,6 +81,8 @@ pub enum Command {
     Daemon(daemon::DaemonArgs),
     /// Ask a running daemon for its status (JSON).
     Status(daemon::StatusArgs),
+    /// Start lab appliances and the daemon syncing the shipped desired state into them.
+    Demo(demo::DemoArgs),
 }
 
 /// Run the parsed command line.
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Journal(args) => ops::run_journal(args),
         Command::Daemon(args) => daemon::run(args),
         Command::Status(args) => daemon::run_status(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

@@ -6,10 +6,11 @@
 //! commits is `source`'s.
 
 pub mod affected;
+pub mod demo;
 pub mod desired;
 pub mod notify;
 pub mod run;
 
 pub use affected::{Affected, Reason, affected};
 pub use desired::{Desired, Offer, Rejection, Tracker};
-pub use run::{DaemonError, run};
+pub use run::{DaemonError, run, run_with};

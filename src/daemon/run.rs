@@ -883,6 +883,17 @@ pub async fn run(
     tokens: Tokens,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    run_with(cfg, tokens, BTreeSet::new(), stop).await
+}
+
+/// [`run`], with appliances whose onboarding is approved from the start (`vnfsync demo`
+/// approves its own lab appliances, which it has just created).
+pub async fn run_with(
+    cfg: Config,
+    tokens: Tokens,
+    approved: BTreeSet<String>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let notifier = Notifier::from_env();
     let journal = Journal::open(
@@ -934,7 +945,7 @@ pub async fn run(
         ctx,
         recovered: AtomicBool::new(false),
         draining: AtomicBool::new(false),
-        approved: Mutex::default(),
+        approved: Mutex::new(approved),
     });
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
