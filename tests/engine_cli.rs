@@ -142,3 +142,30 @@ fn apply_without_yes_off_a_terminal_writes_nothing() {
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("--yes"), "{err}");
 }
+
+#[test]
+fn snapshots_rollback_and_resume() {
+    let (_lab, info) = start_lab("1.4", &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    state(dir.path(), &info, "ssh", PASSING);
+    let (code, out, err) = vnfsync(dir.path(), &["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, list, err) = vnfsync(dir.path(), &["snapshots", "lab", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(list.trim()).expect("json");
+    let id = v[0]["id"].as_str().expect("a snapshot").to_string();
+    // The snapshot holds the config before the change: rolling back to it removes the route.
+    let (code, out, err) = vnfsync(dir.path(), &["rollback", "lab", "--snapshot", &id]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("completed"), "{out}");
+    let active = reqwest::blocking::get(format!(
+        "{}/active",
+        info["control"].as_str().expect("control")
+    ))
+    .and_then(|r| r.text())
+    .expect("active");
+    assert!(!active.contains("10.20.0.0/16"), "{active}");
+    let (code, out, err) = vnfsync(dir.path(), &["resume", "lab"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("resumed"), "{out}");
+}

@@ -400,3 +400,184 @@ pub fn run_probe(args: &ProbeArgs) -> Exit {
         Exit::Failure
     }
 }
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The appliance to roll back.
+    pub appliance: String,
+    /// Return to this snapshot (see `vnfsync snapshots`); default: the last good one.
+    #[arg(long, conflicts_with = "to_commit")]
+    pub snapshot: Option<String>,
+    /// Render this commit and apply it with the same safety as `apply`.
+    #[arg(long)]
+    pub to_commit: Option<String>,
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplianceArgs {
+    /// The appliance.
+    pub appliance: String,
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+fn print_action(name: &str, r: &Result<Action, engine::EngineError>) -> Exit {
+    let (result, op, detail) = describe(r);
+    println!("{name}: {result} {op} {detail}");
+    match result {
+        "completed" | "in_sync" => Exit::Ok,
+        "rolled_back" => Exit::RolledBack,
+        _ => Exit::Failure,
+    }
+}
+
+/// `vnfsync rollback APPLIANCE [--snapshot ID | --to-commit SHA]`.
+pub fn run_rollback(args: &RollbackArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        args.to_commit.as_ref(),
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let Some(a) = s.loaded.state.appliance(&args.appliance).cloned() else {
+        eprintln!("error: no appliance named `{}`", args.appliance);
+        return Exit::BadInput;
+    };
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let r = rt.block_on(async {
+        engine::resume(a.name.as_str(), &ctx).await?;
+        if args.to_commit.is_some() {
+            return engine::reconcile(&s.loaded, &a, &ctx).await;
+        }
+        let id = match &args.snapshot {
+            Some(id) => id.clone(),
+            None => {
+                let status = ctx.journal.status(a.name.to_string()).await?;
+                match status.and_then(|s| s.last_good_snapshot) {
+                    Some(id) => id,
+                    None => {
+                        return Ok(Action::Failed {
+                            op: None,
+                            reason: "no last good snapshot: name one with --snapshot".into(),
+                            parked: false,
+                        });
+                    }
+                }
+            }
+        };
+        engine::restore_snapshot(&a, &id, &ctx).await
+    });
+    print_action(a.name.as_str(), &r)
+}
+
+/// `vnfsync resume APPLIANCE`.
+pub fn run_resume(args: &ApplianceArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        None,
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match ctx
+        .journal
+        .update_status(args.appliance.clone(), |st| {
+            st.parked_reason = None;
+            st.breaker = crate::journal::Breaker::Closed;
+        })
+        .wait()
+    {
+        Ok(_) => {
+            println!("{}: resumed", args.appliance);
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+/// `vnfsync snapshots APPLIANCE`.
+pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
+    let state_dir = match &args.config {
+        Some(f) => match Config::load(f) {
+            Ok(c) => args.state_dir.clone().unwrap_or(c.state_dir),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInput;
+            }
+        },
+        None => args
+            .state_dir
+            .clone()
+            .unwrap_or(Config::default().state_dir),
+    };
+    let journal = match Journal::open(Journal::path_in(&state_dir), Options::default()) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    let list = match journal.snapshots(args.appliance.clone()).wait() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    match args.format {
+        Format::Json => {
+            let v: Vec<serde_json::Value> = list
+                .iter()
+                .map(|e| {
+                    serde_json::json!({"id": e.id, "commit": e.commit, "taken": e.taken.to_string(), "location": e.location})
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        }
+        Format::Text => {
+            println!("{:<36} {:<14} {:<28} LOCATION", "ID", "COMMIT", "TAKEN");
+            for e in &list {
+                let short: String = e.commit.chars().take(12).collect();
+                println!("{:<36} {:<14} {:<28} {}", e.id, short, e.taken, e.location);
+            }
+        }
+    }
+    Exit::Ok
+}

@@ -70,6 +70,13 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Reachability, latency, last contact and each declared health probe of one appliance.
     Probe(apply::ProbeArgs),
+    /// Return an appliance to a snapshot (restore without a reboot) or to a commit (rendered
+    /// and applied with the same safety as `apply`); journaled, and un-parks the appliance.
+    Rollback(apply::RollbackArgs),
+    /// Let writes to a parked appliance start again.
+    Resume(apply::ApplianceArgs),
+    /// List an appliance's snapshots from the journal.
+    Snapshots(apply::ApplianceArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
@@ -93,6 +100,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Diff(args) => diff::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Probe(args) => apply::run_probe(args),
+        Command::Rollback(args) => apply::run_rollback(args),
+        Command::Resume(args) => apply::run_resume(args),
+        Command::Snapshots(args) => apply::run_snapshots(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),
