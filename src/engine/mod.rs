@@ -224,10 +224,13 @@ async fn note_failure(
     Ok(())
 }
 
+/// What a completed apply leaves in the status: commit, scope hashes, the good snapshot.
+type Applied = (String, Vec<(String, String)>, Option<String>);
+
 async fn note_contact(
     ctx: &Context,
     appliance: &str,
-    applied: Option<(String, Vec<(String, String)>, Option<String>)>,
+    applied: Option<Applied>,
 ) -> Result<(), EngineError> {
     ctx.failures
         .lock()
@@ -280,10 +283,10 @@ pub async fn reconcile(
     })?;
     let commit = intended.commit.clone().unwrap_or_else(|| "worktree".into());
     let status = ctx.journal.status(name.clone()).await?;
-    if let Some(reason) = status.as_ref().and_then(|s| s.parked_reason.clone()) {
-        if reason.starts_with(&format!("commit {commit}:")) || !reason.starts_with("commit ") {
-            return Ok(Action::Parked { reason });
-        }
+    if let Some(reason) = status.as_ref().and_then(|s| s.parked_reason.clone())
+        && (reason.starts_with(&format!("commit {commit}:")) || !reason.starts_with("commit "))
+    {
+        return Ok(Action::Parked { reason });
     }
     let mut driver = AnyDriver::new(appliance, ctx.env.as_ref(), ctx.timeouts)?;
     if status.as_ref().is_some_and(|s| s.breaker == Breaker::Open) {
@@ -435,7 +438,7 @@ async fn pass(
         }
     };
     failpoint("reconcile.after_intent");
-    Ok(write(intended, appliance, ctx, driver, &p, mode, op).await?)
+    write(intended, appliance, ctx, driver, &p, mode, op).await
 }
 
 /// From the journaled intent on: snapshot, apply, probes, confirm or roll back.
@@ -657,11 +660,11 @@ pub(crate) async fn gate(
             }
         }
         failpoint("reconcile.after_confirm");
-        if mode.save_after_confirm {
-            if let Err(e) = driver.save().await {
-                j.change(id, Change::note(format!("save failed: {e}")))
-                    .await?;
-            }
+        if mode.save_after_confirm
+            && let Err(e) = driver.save().await
+        {
+            j.change(id, Change::note(format!("save failed: {e}")))
+                .await?;
         }
         let now = driver.fetch().await.ok();
         let hashes = now
