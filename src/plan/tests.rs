@@ -82,11 +82,16 @@ fn charter_test_4_reconcile_network() {
     );
     for c in &p.commands {
         let c = c.to_string();
-        assert!(!c.contains("OTHER") && !c.contains("system") && !c.contains("service"), "{c}");
+        assert!(
+            !c.contains("OTHER") && !c.contains("system") && !c.contains("service"),
+            "{c}"
+        );
     }
     // The hashes are of the owned scopes only: unowned config does not change them.
     let mut other = running.clone();
-    other.set(&["system", "host-name"], Some("renamed")).expect("set");
+    other
+        .set(&["system", "host-name"], Some("renamed"))
+        .expect("set");
     let q = plan(&i, &other, None);
     assert_eq!(q.base_hash, p.base_hash);
     assert_eq!(q.idempotency_key, p.idempotency_key);
@@ -108,7 +113,14 @@ fn applied_plan_is_empty_and_drift_is_reported_per_scope() {
     let mut changed = applied.clone();
     changed
         .set(
-            &["nat", "destination", "rule", "100", "translation", "address"],
+            &[
+                "nat",
+                "destination",
+                "rule",
+                "100",
+                "translation",
+                "address",
+            ],
             Some("192.168.1.99"),
         )
         .expect("set");
@@ -141,7 +153,11 @@ fn version_mismatch_names_both_versions() {
 
 /// A generated rule set on a vyos-1.4 appliance owning it.
 fn model() -> impl Strategy<Value = String> {
-    let rule = (1u32..60, prop::sample::select(vec!["accept", "drop", "reject"]), prop::option::of(1u16..2000));
+    let rule = (
+        1u32..60,
+        prop::sample::select(vec!["accept", "drop", "reject"]),
+        prop::option::of(1u16..2000),
+    );
     prop::collection::vec(rule, 0..8).prop_map(|rules| {
         let mut s = String::from("rule_sets:\n  - name: GEN\n    default_action: drop\n    rules:\n");
         let mut seen = std::collections::BTreeSet::new();
@@ -166,10 +182,18 @@ fn model() -> impl Strategy<Value = String> {
 /// Random device config, owned (`firewall ipv4 name GEN …`) and not.
 fn running() -> impl Strategy<Value = Vec<(bool, u32, String)>> {
     prop::collection::vec(
-        (any::<bool>(), 1u32..60, prop::sample::select(vec!["action", "protocol", "description"])),
+        (
+            any::<bool>(),
+            1u32..60,
+            prop::sample::select(vec!["action", "protocol", "description"]),
+        ),
         0..20,
     )
-    .prop_map(|v| v.into_iter().map(|(o, n, l)| (o, n, l.to_owned())).collect())
+    .prop_map(|v| {
+        v.into_iter()
+            .map(|(o, n, l)| (o, n, l.to_owned()))
+            .collect()
+    })
 }
 
 proptest! {
