@@ -46,7 +46,7 @@ pub fn parse_lines(text: &str) -> Result<Vec<vyos::commands::Located>, vyos::Err
                 line: l.line,
                 column: l.column,
                 message: format!(
-                    "only `set` commands may be rendered, not `{}`",
+                    "only `set` commands are allowed here, not `{}`",
                     l.command.op.as_str()
                 ),
             });
@@ -323,12 +323,19 @@ impl<'a> Renderer<'a> {
                 return;
             }
         };
+        let origin = format!(
+            " (rendered by dictionary template `{}`, {}:{})",
+            kind.as_str(),
+            self.dict.file,
+            start
+        );
         self.replay(
             lines.into_iter().map(|l| l.command),
             at,
             what,
             kind.as_str(),
             key,
+            &origin,
         );
     }
 
@@ -339,6 +346,7 @@ impl<'a> Renderer<'a> {
         what: &str,
         kind: &str,
         key: BTreeMap<String, serde_json::Value>,
+        origin: &str,
     ) {
         let mut seen: Vec<Vec<String>> = Vec::new();
         for cmd in commands {
@@ -352,7 +360,7 @@ impl<'a> Renderer<'a> {
                 self.errors.push(RenderError::new(
                     Some(at),
                     format!(
-                        "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}",
+                        "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}{origin}",
                         self.appliance.name,
                         cmd.path.join(" "),
                         scopes.join(", ")
@@ -581,7 +589,7 @@ impl<'a> Renderer<'a> {
                 }
             };
             let k = key(&[("raw", raw.line.clone().into())]);
-            self.replay(std::iter::once(commands), &raw.at, &what, "raw", k);
+            self.replay(std::iter::once(commands), &raw.at, &what, "raw", k, "");
         }
     }
 }
