@@ -36,10 +36,24 @@ use crate::model::{
 use crate::source::SourceFiles;
 use crate::vyos::{self, Command, ConfigTree, Op, Path, SetMode};
 
-/// Read vendor lines (template output, raw lines) with the one VyOS command parser. Every line
-/// must be a `set` command; blank lines are skipped.
+/// Read the output of a dictionary template with the VyOS command parser. Every line must be a
+/// `set` command; blank lines are skipped. Template output is machine-made: values are quoted
+/// by the `q` filter and an unquoted last word is a path word (a tag value such as a
+/// `next-hop` address, or a valueless leaf), so it is read with the rules of `show
+/// configuration commands`, not the schema-free guesses the strict parser makes for people.
 pub fn parse_lines(text: &str) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
-    let lines = vyos::commands::parse_located(text)?;
+    set_only(vyos::commands::parse_located(text)?)
+}
+
+/// Read lines written by people (raw lines) with the strict VyOS command parser, which refuses
+/// shell syntax and ambiguous words. Every line must be a `set` command.
+pub fn parse_written(text: &str) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
+    set_only(vyos::commands::parse_located(text)?)
+}
+
+fn set_only(
+    lines: Vec<vyos::commands::Located>,
+) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
     for l in &lines {
         if l.command.op != Op::Set {
             return Err(vyos::Error::Command {
@@ -606,7 +620,7 @@ fn parse_raw(line: &str) -> Result<Command, String> {
             }
         ));
     }
-    let mut lines = parse_lines(line).map_err(|e| match e.position() {
+    let mut lines = parse_written(line).map_err(|e| match e.position() {
         Some((_, col)) => format!("column {col}: {e}"),
         None => e.to_string(),
     })?;
