@@ -637,6 +637,15 @@ pub(crate) async fn gate(
         if matches!(mode.reverter, Reverter::Device { .. }) {
             match driver.confirm().await {
                 Ok(ConfirmOutcome::Stopped) => {}
+                Ok(ConfirmOutcome::NothingPending)
+                    if driver
+                        .fetch()
+                        .await
+                        .is_ok_and(|t| tree_hash(&t, scopes) != base_hash) =>
+                {
+                    // Nothing pending and the change still in place: it was confirmed before
+                    // (a confirm sent just before a crash). Carry on to the save.
+                }
                 Ok(ConfirmOutcome::NothingPending) => {
                     // The timer fired before we confirmed: the device went back by itself.
                     return verify_rolled_back(
