@@ -9,6 +9,8 @@
 //! ten planned commands, four steps, 40-hex commit ids and 64-hex hashes, spread over 90 days,
 //! ten of them in flight (the fleet concurrency cap's order of magnitude).
 //! Besides criterion's figures, the run prints single-writer p50/p99 and bytes per operation.
+//! The write benchmarks' files are removed afterwards; the 1M journal (2.4 GB) is kept for
+//! reuse: delete `journal-bench/` when done.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,6 +138,7 @@ fn writes(c: &mut Criterion) {
     });
     let commits = j.commits();
     drop(j);
+    let _ = std::fs::remove_file(bench_dir().join("concurrent.redb"));
 
     let j = fresh("single.redb");
     g.throughput(Throughput::Elements(1));
@@ -181,6 +184,8 @@ fn writes(c: &mut Criterion) {
         lat[lat.len() - 1]
     );
     println!("journal 100 writers: {commits} durable commits in the concurrent benchmark");
+    drop(j);
+    let _ = std::fs::remove_file(bench_dir().join("single.redb"));
 }
 
 /// A realistic completed record, for the bulk build.
@@ -200,7 +205,7 @@ fn record(n: usize, start: Timestamp, in_flight: bool) -> Operation {
     let i = intent(appliance, n);
     let state = if in_flight {
         OpState::AwaitingConfirm
-    } else if n % 20 == 0 {
+    } else if n.is_multiple_of(20) {
         OpState::Failed
     } else {
         OpState::Completed
@@ -212,7 +217,7 @@ fn record(n: usize, start: Timestamp, in_flight: bool) -> Operation {
     Operation {
         id,
         appliance: i.appliance,
-        kind: if n % 5 == 0 {
+        kind: if n.is_multiple_of(5) {
             OpKind::DriftCheck
         } else {
             OpKind::Apply
@@ -325,6 +330,8 @@ fn reads(c: &mut Criterion) {
             .len(),
         50
     );
+    drop(small);
+    let _ = std::fs::remove_file(bench_dir().join("10k.redb"));
 }
 
 criterion_group!(benches, writes, reads);

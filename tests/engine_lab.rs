@@ -193,6 +193,8 @@ fn idempotent_reapply_makes_zero_device_writes() {
         let ctx = lab.context();
         let a = &loaded.state.appliances[0];
         let rt = rt();
+        let before =
+            vnfsync::vyos::ConfigTree::parse_commands(&lab.get("/active")).expect("before");
         let first = rt
             .block_on(engine::reconcile(&loaded, a, &ctx))
             .unwrap_or_else(|e| panic!("{transport}: {e}"));
@@ -203,6 +205,15 @@ fn idempotent_reapply_makes_zero_device_writes() {
         assert_eq!(rec.state, OpState::Completed);
         assert!(rec.probes.iter().all(|p| p.passed), "{rec:?}");
         assert!(has_route(&lab.get("/active")), "{transport}");
+        // Config outside the owned scopes is untouched.
+        let after = vnfsync::vyos::ConfigTree::parse_commands(&lab.get("/active")).expect("after");
+        for c in vnfsync::vyos::diff(&before, &after, &[]) {
+            assert!(
+                c.path
+                    .starts_with(&["protocols".to_string(), "static".to_string()]),
+                "{transport}: outside the owned scope: {c}"
+            );
+        }
         let summary = lab.summary();
         assert!(
             summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
@@ -475,4 +486,64 @@ fn recovery_neither_base_nor_target_parks() {
         .expect("status")
         .expect("s");
     assert!(status.parked_reason.is_some());
+}
+
+/// The lockout: a change whose input filter drops SSH cuts the management path. The login
+/// probe fails over a fresh connection; the engine rolls back (at once over a surviving
+/// session, or after the device's own revert), verifies the base and records `rolled_back`.
+/// Nothing unconfirmed is ever saved.
+#[test]
+fn lockout_is_survived_and_rolled_back() {
+    for profile in ["1.4", "1.5"] {
+        let (process, info) =
+            start_lab(profile, &["--minute-seconds", "1", "--reboot-seconds", "1"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        for key in ["password", "api_key"] {
+            std::fs::write(dir.path().join(key), info[key].as_str().expect("secret"))
+                .expect("write");
+        }
+        let lab = Lab {
+            _process: process,
+            info,
+            dir,
+        };
+        let yaml = format!(
+            "name: lab\ndictionary: vyos-{profile}\nendpoint:\n{}owns:\n  - firewall ipv4 input filter\ncommit:\n  confirm_window: 1m\nhealth:\n  - {{kind: login}}\nraw:\n  - \"set firewall ipv4 input filter default-action 'accept'\"\n  - \"set firewall ipv4 input filter rule 10 action 'drop'\"\n  - \"set firewall ipv4 input filter rule 10 protocol 'tcp'\"\n  - \"set firewall ipv4 input filter rule 10 destination port '22'\"\n",
+            lab.endpoint("ssh")
+        );
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/lab.yaml".into(), yaml.into_bytes());
+        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{profile}: {e:#?}"));
+        loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+        let mut ctx = lab.context();
+        ctx.policy.revert_grace = Duration::from_secs(30);
+        ctx.timeouts = Timeouts {
+            connect: Duration::from_secs(2),
+            command: Duration::from_secs(3),
+        };
+        ctx.policy.probe_timeout = Duration::from_secs(3);
+        let before = lab.get("/active");
+        let a = &loaded.state.appliances[0];
+        let out = rt()
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{profile}: {e}"));
+        let Action::RolledBack { op, cause } = out else {
+            panic!("{profile}: {out:?}")
+        };
+        assert!(
+            cause.contains("login") || cause.contains("lost management access"),
+            "{profile}: {cause}"
+        );
+        let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+        assert_eq!(rec.state, OpState::RolledBack, "{profile}");
+        assert_eq!(lab.get("/active"), before, "{profile}: back on the base");
+        let summary = lab.summary();
+        let saved = summary["saved"].as_str().unwrap_or_default();
+        assert!(
+            !saved.contains("destination") || !saved.contains("port 22"),
+            "{profile}: nothing unconfirmed saved: {saved}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use vnfsync::journal::{Change, Intent, Journal, OpId, OpKind, OpState, Options};
 
 const ROUNDS: usize = 50;
-const SEED: u64 = 0x5eed_0f_c0ffee;
+const SEED: u64 = 0x5eed_0fc0_ffee;
 const PATH: [OpState; 4] = [
     OpState::Pending,
     OpState::InProgress,

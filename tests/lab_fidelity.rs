@@ -54,6 +54,8 @@ impl Lab {
                 "1",
                 "--reboot-seconds",
                 "1",
+                "--login-delay-ms",
+                "300",
             ],
             1,
         )
@@ -103,6 +105,39 @@ impl Lab {
         )
     }
 
+    /// The system `ssh` with password authentication (the password comes from an askpass
+    /// script, one prompt only).
+    fn ssh_password(&self, user: &str, password: &str, command: &str) -> (String, Option<i32>) {
+        let askpass = self.path(&format!("askpass-{user}-{}", password.len()));
+        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let askpass = askpass.display().to_string();
+        let (out, _, rc) = self.ssh_env(
+            user,
+            &[
+                "-o",
+                "BatchMode=no",
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "PubkeyAuthentication=no",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ],
+            &[
+                ("SSH_ASKPASS", askpass.as_str()),
+                ("SSH_ASKPASS_REQUIRE", "force"),
+                ("DISPLAY", ":0"),
+            ],
+            command,
+            "",
+        );
+        (out, rc)
+    }
+
     fn ssh_as(
         &self,
         user: &str,
@@ -110,7 +145,19 @@ impl Lab {
         command: &str,
         stdin: &str,
     ) -> (String, String, Option<i32>) {
+        self.ssh_env(user, auth, &[], command, stdin)
+    }
+
+    fn ssh_env(
+        &self,
+        user: &str,
+        auth: &[&str],
+        env: &[(&str, &str)],
+        command: &str,
+        stdin: &str,
+    ) -> (String, String, Option<i32>) {
         let mut child = Command::new("ssh")
+            .envs(env.iter().copied())
             .args(["-F", "/dev/null", "-T"])
             .args(auth)
             .arg("-o")
@@ -489,4 +536,179 @@ fn confirm_time_is_coerced_or_refused_as_the_api_validates_it() {
         lab.retrieve("returnValue", &["system", "host-name"])["data"],
         json!("batch")
     );
+}
+
+#[test]
+fn control_token_exec_user_and_logins_checked_against_the_config() {
+    let lab = Lab::start("1.4", "");
+    let control = lab.control();
+    let token = lab.info["control_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The control URL carries the token; without it, 401; with the header, served.
+    let bare = control.replace(&format!("/t/{token}"), "");
+    assert_ne!(bare, control);
+    assert_eq!(curl(&[&bare]).0, 401);
+    assert_eq!(curl(&["-X", "POST", &format!("{bare}/reboot")]).0, 401);
+    assert_eq!(curl(&["-H", "Authorization: Bearer nope", &bare]).0, 401);
+    assert_eq!(
+        curl(&["-H", &format!("Authorization: Bearer {token}"), &bare]).0,
+        200
+    );
+    // /exec runs as the configured user, logged `via: control`; an unknown user is a 404.
+    let exec = |body: Value| {
+        let (status, text) = curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body.to_string(),
+            &format!("{control}/exec"),
+        ]);
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (status, reply) = exec(json!({"command": "show host name"}));
+    assert_eq!((status, reply["stdout"].clone()), (200, json!("r1\n")));
+    assert_eq!(
+        exec(json!({"command": "show host name", "user": "mallory"})).0,
+        404
+    );
+    let log: Value =
+        serde_json::from_str(&curl(&[&format!("{control}/log")]).1).unwrap_or(Value::Null);
+    let entry = log
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["command"] == json!("show host name")))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        (entry["via"].clone(), entry["user"].clone()),
+        (json!("control"), json!("vyos"))
+    );
+    // A plaintext password is stored hashed at commit; logins then follow `system login user`.
+    let public = read(&lab.path("id.pub"));
+    let mut key = public.split_whitespace();
+    let (kind, blob) = (
+        key.next().unwrap_or_default(),
+        key.next().unwrap_or_default(),
+    );
+    let (out, rc) = lab.script(&format!(
+        "set system login user alice authentication plaintext-password 'S3cret-pw'\n\
+         set system login user vyos authentication public-keys test key '{blob}'\n\
+         set system login user vyos authentication public-keys test type '{kind}'\n\
+         commit\nsave\nexit\n"
+    ));
+    assert_eq!((out.as_str(), rc), ("", Some(0)));
+    let (commands, _, _) = lab.ssh("show configuration commands", "");
+    assert!(
+        commands.contains("set system login user alice authentication encrypted-password '$6$"),
+        "{commands}"
+    );
+    assert!(!commands.contains("plaintext-password"), "{commands}");
+    assert!(!commands.contains("S3cret"), "{commands}");
+    let (out, rc) = lab.ssh_password("alice", "S3cret-pw", "show host name");
+    assert_eq!((out.as_str(), rc), ("r1\n", Some(0)));
+    // A failed login is answered only after the login delay (300 ms in this lab).
+    let started = Instant::now();
+    let (out, rc) = lab.ssh_password("alice", "wrong", "show host name");
+    assert_eq!((out.as_str(), rc), ("", Some(255)));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The lab file's password no longer opens the box: the config defines the users now.
+    let (_, rc) = lab.ssh_password("vyos", "vyos", "show host name");
+    assert_eq!(rc, Some(255));
+}
+
+/// `vnfsync lab ARGS…` expected to refuse its arguments: exit 64 and a message on stderr.
+fn refused_args(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .arg("lab")
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("vnfsync lab: {e}"));
+    assert_eq!(out.status.code(), Some(64), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_options_and_lab_files_exit_64() {
+    assert!(refused_args(&["--vyos", "0"]).contains("at least one appliance"));
+    assert!(refused_args(&["--vyos", "1", "--port-base", "80"]).contains("privileged"));
+    assert!(refused_args(&["--vyos", "3", "--port-base", "65530"]).contains("above 65535"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (yaml, message) in [
+        ("appliances:\n  - name: 'r 1'\n", "not a DNS label"),
+        ("appliances:\n  - name: r1.example\n", "not a DNS label"),
+        ("appliances:\n  - name: -r1\n", "not a DNS label"),
+        (
+            "appliances:\n  - name: r1\n    api_key: ''\n",
+            "api_key is empty",
+        ),
+        ("appliances: []\n", "at least one"),
+    ] {
+        let file = dir.path().join("lab.yaml");
+        std::fs::write(&file, yaml).unwrap_or_else(|e| panic!("{e}"));
+        let err = refused_args(&["--file", &file.display().to_string()]);
+        assert!(err.contains(message), "{yaml}: {err}");
+    }
+}
+
+#[test]
+fn listed_departures_behave_as_documented() {
+    let lab = Lab::start("1.4", "");
+    // A Linux program: the lab has no userland (Known departures), and says so as vbash would.
+    let (out, err, rc) = lab.ssh("id", "");
+    assert_eq!(
+        (out.as_str(), err.as_str(), rc),
+        ("", "vbash: line 1: id: command not found\n", Some(127))
+    );
+    // `sg vyattacfg -c "vbash -s"` (the documented way, §4.1) reads the script from stdin.
+    let (out, _, rc) = lab.ssh(
+        "sg vyattacfg -c \"vbash -s\"",
+        &format!("{HEAD}set system host-name 'via-sg'\ncommit\nexit discard\necho done\n"),
+    );
+    assert_eq!((out.as_str(), rc), ("done\n", Some(0)));
+    assert_eq!(
+        lab.retrieve("returnValue", &["system", "host-name"])["data"],
+        json!("via-sg")
+    );
+    // The control endpoint is the console: a change that locks SSH out still gets its answer
+    // there, and the console can undo it.
+    let exec = |stdin: &str| {
+        let (status, text) = curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &json!({"command": "vbash -s", "stdin": format!("{HEAD}{stdin}")}).to_string(),
+            &format!("{}/exec", lab.control()),
+        ]);
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    let (status, reply) = exec(
+        "set firewall ipv4 input filter rule 10 action 'drop'\n\
+         set firewall ipv4 input filter rule 10 protocol 'tcp'\n\
+         set firewall ipv4 input filter rule 10 destination port '22'\n\
+         commit\necho locked\nexit discard\n",
+    );
+    assert_eq!(
+        (status, reply["stdout"].clone()),
+        (200, json!("locked\n")),
+        "{reply}"
+    );
+    eventually("the lockout", || {
+        lab.ssh("show host name", "").2 == Some(255)
+    });
+    let (status, reply) = exec("delete firewall\ncommit\necho open\nexit discard\n");
+    assert_eq!(
+        (status, reply["stdout"].clone()),
+        (200, json!("open\n")),
+        "{reply}"
+    );
+    let (out, _, rc) = lab.ssh("show host name", "");
+    assert_eq!((out.as_str(), rc), ("via-sg\n", Some(0)));
 }

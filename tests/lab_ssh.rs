@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
-use vnfsync::lab::vyos::ssh::{SshServerConfig, serve_ssh, serve_ssh_with};
+use vnfsync::lab::vyos::ssh::{SshServerConfig, serve_ssh_with};
 
 /// Upper bound for anything a test waits for; reaching it fails the test.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -53,7 +53,16 @@ async fn start(config: Option<SshServerConfig>) -> Lab {
     let dyn_backend: Arc<dyn vnfsync::lab::vyos::frontend::ExecBackend> = backend.clone();
     let host_key = ed25519(HOST_KEY_SEED);
     let server = match config {
-        None => tokio::spawn(serve_ssh(listener, host_key, dyn_backend)),
+        // Failed logins wait 2 s by default (as sshd); these tests try wrong ones on purpose.
+        None => tokio::spawn(serve_ssh_with(
+            listener,
+            host_key,
+            dyn_backend,
+            SshServerConfig {
+                login_failure_delay: Duration::from_millis(50),
+                ..SshServerConfig::default()
+            },
+        )),
         Some(config) => tokio::spawn(serve_ssh_with(listener, host_key, dyn_backend, config)),
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -115,7 +115,7 @@ impl TestLab {
         format!("http://{}", self.lab.appliances()[0].api)
     }
     fn control(&self) -> String {
-        format!("http://{}/appliances/r1", self.lab.control_addr())
+        self.lab.control_url("r1")
     }
     fn app(&self) -> &Arc<Appliance> {
         &self.lab.appliances()[0].appliance
@@ -1030,9 +1030,13 @@ fn port_base_lays_out_the_ports() {
             second["api"],
             json!(format!("http://127.0.0.1:{}", base + 4))
         );
+        let token = second["control_token"].as_str().unwrap_or_default();
+        assert_eq!(token.len(), 32, "{second}");
         assert_eq!(
             second["control"],
-            json!(format!("http://127.0.0.1:{base}/appliances/vyos2"))
+            json!(format!(
+                "http://127.0.0.1:{base}/t/{token}/appliances/vyos2"
+            ))
         );
         return;
     }

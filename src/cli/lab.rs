@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Exit;
-use crate::lab::vyos::lab::{Lab, LabOptions, parse_lab_file_in, specs_for_count};
+use crate::lab::vyos::lab::{Lab, LabOptions, LabSecurity, parse_lab_file_in, specs_for_count};
 use crate::lab::vyos::{Profile, Timing};
 
 #[derive(Debug, Args)]
@@ -35,6 +35,34 @@ pub struct LabArgs {
     /// How long a reboot keeps an appliance unreachable, in seconds.
     #[arg(long, default_value_t = 30.0)]
     pub reboot_seconds: f64,
+    /// How long a failed SSH password login waits before it is answered, in milliseconds
+    /// (sshd with PAM waits about 2 s).
+    #[arg(long, default_value_t = 2000)]
+    pub login_delay_ms: u64,
+}
+
+/// The lowest `--port-base`: below it are the privileged ports.
+const LOWEST_PORT_BASE: u16 = 1024;
+
+/// Checks the arguments that clap cannot: a port layout that fits, at least one appliance.
+fn check_args(args: &LabArgs, appliances: usize) -> Result<(), String> {
+    if appliances == 0 {
+        return Err("--vyos: give at least one appliance".to_owned());
+    }
+    if let Some(base) = args.port_base {
+        if base < LOWEST_PORT_BASE {
+            return Err(format!(
+                "--port-base {base}: below {LOWEST_PORT_BASE} (privileged ports)"
+            ));
+        }
+        let last = usize::from(base) + 2 * appliances;
+        if last > usize::from(u16::MAX) {
+            return Err(format!(
+                "--port-base {base}: {appliances} appliances need ports up to {last}, above 65535"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration, String> {
@@ -77,6 +105,10 @@ pub fn run(args: &LabArgs) -> Exit {
             return Exit::BadInput;
         }
     };
+    if let Err(e) = check_args(args, specs.len()) {
+        eprintln!("{e}");
+        return Exit::BadInput;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,7 +124,11 @@ pub fn run(args: &LabArgs) -> Exit {
             port_base: args.port_base,
             timing,
         };
-        let lab = match Lab::start(specs, opts).await {
+        let security = LabSecurity {
+            control_token: None,
+            login_failure_delay: Duration::from_millis(args.login_delay_ms),
+        };
+        let lab = match Lab::start_with(specs, opts, security).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("{e}");

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
 pub mod check;
 pub mod daemon;
 pub mod demo;
@@ -27,6 +28,8 @@ pub enum Exit {
     BadInput,
     /// Anything else failed (1).
     Failure,
+    /// `apply` rolled a change back (3).
+    RolledBack,
     /// Pass on another program's exit status (`lab-shell` relays the emulated command's).
     Status(u8),
 }
@@ -38,6 +41,7 @@ impl Exit {
             Exit::Changes => 2,
             Exit::BadInput => 64,
             Exit::Failure => 1,
+            Exit::RolledBack => 3,
             Exit::Status(n) => n,
         })
     }
@@ -63,6 +67,18 @@ pub enum Command {
     /// commands, against the live device (read-only) or running configs from files (exit 0 no
     /// change, 2 changes, 64 bad input, 1 device error).
     Diff(diff::DiffArgs),
+    /// Reconcile the selected appliances once: journaled, health-gated commit-confirm with
+    /// automatic rollback (exit 0 all converged, 1 any failed, 3 any rolled back).
+    Apply(apply::ApplyArgs),
+    /// Reachability, latency, last contact and each declared health probe of one appliance.
+    Probe(apply::ProbeArgs),
+    /// Return an appliance to a snapshot (restore without a reboot) or to a commit (rendered
+    /// and applied with the same safety as `apply`); journaled, and un-parks the appliance.
+    Rollback(apply::RollbackArgs),
+    /// Let writes to a parked appliance start again.
+    Resume(apply::ApplianceArgs),
+    /// List an appliance's snapshots from the journal.
+    Snapshots(apply::ApplianceArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
@@ -90,6 +106,11 @@ pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Probe(args) => apply::run_probe(args),
+        Command::Rollback(args) => apply::run_rollback(args),
+        Command::Resume(args) => apply::run_resume(args),
+        Command::Snapshots(args) => apply::run_snapshots(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),

@@ -77,6 +77,9 @@ fn clip(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
+/// A probe's own driver, or why it could not be made.
+type Prepared = Result<AnyDriver, String>;
+
 /// Run every probe of `probes` in order, each over a new connection and within `timeout`
 /// (per probe). A probe that cannot even be set up (bad credentials reference) fails with the
 /// reason; the others still run.
@@ -89,7 +92,7 @@ pub fn run_probes<'a>(
 ) -> impl std::future::Future<Output = HealthReport> + Send + 'a {
     // Drivers (and their credentials) are made before the first await: `env` is not held
     // across one, so the future stays `Send`.
-    let prepared: Vec<(String, &HealthProbe, Option<Result<AnyDriver, String>>)> = probes
+    let prepared: Vec<(String, &HealthProbe, Option<Prepared>)> = probes
         .iter()
         .map(|p| {
             let needs_driver = matches!(p, HealthProbe::Login | HealthProbe::Command { .. });

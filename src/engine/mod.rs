@@ -224,10 +224,13 @@ async fn note_failure(
     Ok(())
 }
 
+/// What a completed apply leaves in the status: commit, scope hashes, the good snapshot.
+type Applied = (String, Vec<(String, String)>, Option<String>);
+
 async fn note_contact(
     ctx: &Context,
     appliance: &str,
-    applied: Option<(String, Vec<(String, String)>, Option<String>)>,
+    applied: Option<Applied>,
 ) -> Result<(), EngineError> {
     ctx.failures
         .lock()
@@ -280,10 +283,10 @@ pub async fn reconcile(
     })?;
     let commit = intended.commit.clone().unwrap_or_else(|| "worktree".into());
     let status = ctx.journal.status(name.clone()).await?;
-    if let Some(reason) = status.as_ref().and_then(|s| s.parked_reason.clone()) {
-        if reason.starts_with(&format!("commit {commit}:")) || !reason.starts_with("commit ") {
-            return Ok(Action::Parked { reason });
-        }
+    if let Some(reason) = status.as_ref().and_then(|s| s.parked_reason.clone())
+        && (reason.starts_with(&format!("commit {commit}:")) || !reason.starts_with("commit "))
+    {
+        return Ok(Action::Parked { reason });
     }
     let mut driver = AnyDriver::new(appliance, ctx.env.as_ref(), ctx.timeouts)?;
     if status.as_ref().is_some_and(|s| s.breaker == Breaker::Open) {
@@ -435,7 +438,7 @@ async fn pass(
         }
     };
     failpoint("reconcile.after_intent");
-    Ok(write(intended, appliance, ctx, driver, &p, mode, op).await?)
+    write(intended, appliance, ctx, driver, &p, mode, op).await
 }
 
 /// From the journaled intent on: snapshot, apply, probes, confirm or roll back.
@@ -634,6 +637,15 @@ pub(crate) async fn gate(
         if matches!(mode.reverter, Reverter::Device { .. }) {
             match driver.confirm().await {
                 Ok(ConfirmOutcome::Stopped) => {}
+                Ok(ConfirmOutcome::NothingPending)
+                    if driver
+                        .fetch()
+                        .await
+                        .is_ok_and(|t| tree_hash(&t, scopes) != base_hash) =>
+                {
+                    // Nothing pending and the change still in place: it was confirmed before
+                    // (a confirm sent just before a crash). Carry on to the save.
+                }
                 Ok(ConfirmOutcome::NothingPending) => {
                     // The timer fired before we confirmed: the device went back by itself.
                     return verify_rolled_back(
@@ -657,11 +669,11 @@ pub(crate) async fn gate(
             }
         }
         failpoint("reconcile.after_confirm");
-        if mode.save_after_confirm {
-            if let Err(e) = driver.save().await {
-                j.change(id, Change::note(format!("save failed: {e}")))
-                    .await?;
-            }
+        if mode.save_after_confirm
+            && let Err(e) = driver.save().await
+        {
+            j.change(id, Change::note(format!("save failed: {e}")))
+                .await?;
         }
         let now = driver.fetch().await.ok();
         let hashes = now
@@ -830,4 +842,121 @@ pub(crate) async fn verify_rolled_back(
         }
         _ => unknown(ctx, id, commit, cause).await,
     }
+}
+
+/// An operator's return to a snapshot (`vnfsync rollback --snapshot`): journaled like any
+/// write (intent first), restored without a reboot (the device's copy, or the local text when
+/// it is gone), verified by fetching, and the appliance un-parked.
+pub async fn restore_snapshot(
+    appliance: &Appliance,
+    snapshot_id: &str,
+    ctx: &Context,
+) -> Result<Action, EngineError> {
+    let name = appliance.name.to_string();
+    let entries = ctx.journal.snapshots(name.clone()).await?;
+    let Some(entry) = entries.into_iter().find(|e| e.id == snapshot_id) else {
+        return Ok(Action::Failed {
+            op: None,
+            reason: format!("no snapshot `{snapshot_id}` of `{name}` in the journal"),
+            parked: false,
+        });
+    };
+    let boot = ctx
+        .store
+        .load(std::path::Path::new(&entry.location))
+        .unwrap_or_default();
+    let snap = Snapshot {
+        device_path: format!("{}/{}.boot", crate::driver::vyos::SNAPSHOT_DIR, entry.id),
+        id: entry.id.clone(),
+        boot,
+    };
+    let scopes: Vec<crate::vyos::Path> = appliance
+        .owns
+        .iter()
+        .map(|s| crate::vyos::Path(s.path.words().to_vec()))
+        .collect();
+    let target_hash = ConfigTree::parse_boot(&snap.boot)
+        .map(|t| tree_hash(&t, &scopes))
+        .unwrap_or_default();
+    let mut driver = AnyDriver::new(appliance, ctx.env.as_ref(), ctx.timeouts)?;
+    let running = match retrying!(ctx.policy, driver.fetch()) {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Action::Failed {
+                op: None,
+                reason: e.to_string(),
+                parked: false,
+            });
+        }
+    };
+    let op = ctx
+        .journal
+        .begin(Intent {
+            appliance: name.clone(),
+            kind: OpKind::Rollback,
+            commit: entry.commit.clone(),
+            base_hash: tree_hash(&running, &scopes),
+            target_hash: target_hash.clone(),
+            snapshot_id: Some(entry.id.clone()),
+            request_summary: Some(format!("restore snapshot {}", entry.id)),
+            ..Intent::default()
+        })
+        .await?
+        .into_operation();
+    ctx.journal
+        .change(op.id, Change::to(OpState::InProgress).step("restore"))
+        .await?;
+    let restored = driver.restore(&snap).await;
+    if let Err(e) = restored {
+        ctx.journal
+            .change(
+                op.id,
+                Change::to(OpState::Failed).error(ErrorRecord::from_driver(&e)),
+            )
+            .await?;
+        return Ok(Action::Failed {
+            op: Some(op.id),
+            reason: e.to_string(),
+            parked: false,
+        });
+    }
+    ctx.journal
+        .change(op.id, Change::to(OpState::AwaitingConfirm).step("restored"))
+        .await?;
+    let now = driver.fetch().await.ok();
+    if now.is_some_and(|t| target_hash.is_empty() || tree_hash(&t, &scopes) == target_hash) {
+        ctx.journal
+            .change(op.id, Change::to(OpState::Completed).step("verified"))
+            .await?;
+        ctx.journal
+            .update_status(name, |s| {
+                s.parked_reason = None;
+                s.breaker = Breaker::Closed;
+                s.last_contact = Some(Timestamp::now());
+            })
+            .await?;
+        return Ok(Action::Completed { op: op.id });
+    }
+    unknown(
+        ctx,
+        op.id,
+        &op.commit,
+        "the restored config could not be verified",
+    )
+    .await
+}
+
+/// An operator's `vnfsync resume`: writes may start again (parking and the breaker cleared).
+pub async fn resume(appliance: &str, ctx: &Context) -> Result<(), EngineError> {
+    ctx.failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(appliance);
+    ctx.journal
+        .update_status(appliance.to_owned(), |s| {
+            s.parked_reason = None;
+            s.breaker = Breaker::Closed;
+        })
+        .await?;
+    Ok(())
 }

@@ -53,6 +53,31 @@ fn seen(tree: &ConfigTree, scopes: &[Path], base: &str, target: &str) -> Seen {
     }
 }
 
+/// Fetch until the device answers or `wait` runs out; the flag says whether it answered at
+/// the first attempt (a device that was away and comes back on the base reverted by itself).
+async fn look_first(
+    driver: &mut AnyDriver,
+    scopes: &[Path],
+    base: &str,
+    target: &str,
+    wait: Duration,
+) -> (Seen, bool) {
+    let until = tokio::time::Instant::now() + wait;
+    let mut first = true;
+    loop {
+        match driver.fetch().await {
+            Ok(t) => return (seen(&t, scopes, base, target), first),
+            Err(e) if tokio::time::Instant::now() >= until => {
+                return (Seen::Unreachable(e.to_string()), false);
+            }
+            Err(_) => {
+                first = false;
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+        }
+    }
+}
+
 /// Fetch until the device answers or `wait` runs out.
 async fn look(
     driver: &mut AnyDriver,
@@ -286,7 +311,29 @@ pub(crate) async fn settle_unknown(
         )
         .await?;
     let wait = mode.window.unwrap_or_default() + ctx.policy.revert_grace;
-    match look(driver, &scopes, &op.base_hash, &op.target_hash, wait).await {
+    let (found, at_once) = look_first(driver, &scopes, &op.base_hash, &op.target_hash, wait).await;
+    match found {
+        Seen::Base if !at_once && matches!(mode.reverter, Reverter::Device { .. }) => {
+            // The device went away after the write and came back on the base: the change
+            // landed, cut our management path, and the device's own timer reverted it.
+            ctx.journal
+                .change(
+                    op.id,
+                    Change::to(OpState::AwaitingConfirm)
+                        .step("the device was unreachable after the write and came back"),
+                )
+                .await?;
+            verify_rolled_back(
+                ctx,
+                driver,
+                op.id,
+                &op.base_hash,
+                &scopes,
+                &format!("lost management access: the device reverted by itself ({err})"),
+                &op.commit,
+            )
+            .await
+        }
         Seen::Target => {
             let mut c = Change::to(OpState::AwaitingConfirm).step("the write landed");
             if let Some(w) = mode.window {

@@ -18,8 +18,7 @@ pub(super) fn prepare(db: &redb::Database, path: &Path) -> Result<u64> {
     txn.set_quick_repair(true);
     let found = {
         let meta = txn.open_table(META).map_err(storage)?;
-        let found = meta.get(VERSION_KEY).map_err(storage)?.map(|g| g.value());
-        found
+        meta.get(VERSION_KEY).map_err(storage)?.map(|g| g.value())
     };
     let from = match found {
         Some(v) if v > SCHEMA_VERSION => {

@@ -181,7 +181,8 @@ pub struct Ticket<T> {
 }
 
 impl<T: Send + 'static> Ticket<T> {
-    /// Block the current thread until the write is durable. Not for async code (use `.await`).
+    /// Block the current thread until the write is durable. Not for async code (use `.await`):
+    /// called on a tokio worker it panics (tokio refuses to block a worker).
     pub fn wait(self) -> Result<T> {
         self.rx?.blocking_recv().map_err(|_| JournalError::Closed)?
     }
@@ -205,7 +206,7 @@ pub struct Reading<T> {
 }
 
 impl<T: Send + 'static> Reading<T> {
-    /// Run the read on the current thread.
+    /// Run the read on the current thread (blocking: from async code, `.await` instead).
     pub fn wait(self) -> Result<T> {
         let txn = self.db.begin_read().map_err(storage)?;
         let r = R::open(&txn)?;
@@ -326,7 +327,7 @@ impl Journal {
         &self,
         work: impl for<'a> FnOnce(&mut W<'a>, Timestamp) -> Result<T> + Send + 'static,
     ) -> Ticket<T> {
-        let (job, rx) = Typed::new(Box::new(work));
+        let (job, rx) = Typed::job(Box::new(work));
         let sent = match &self.inner.tx {
             Some(tx) => tx.send(job).map_err(|_| JournalError::Closed),
             None => Err(JournalError::Closed),

@@ -484,6 +484,30 @@ mod tests {
     }
 
     #[test]
+    fn driver_errors_keep_their_code_flag_and_words() {
+        use crate::driver::DriverError;
+        let e = DriverError::Conflict {
+            appliance: "edge-1".into(),
+            during: "commit".into(),
+            device: "Configuration is locked".into(),
+        };
+        let r = super::ErrorRecord::from_driver(&e);
+        assert_eq!(r.code, "VNF_CONFLICT");
+        assert!(r.retryable);
+        assert_eq!(r.device.as_deref(), Some("Configuration is locked"));
+        assert_eq!(r.message, e.to_string());
+        let e = DriverError::Unreachable {
+            appliance: "edge-1".into(),
+            message: "connection refused".into(),
+        };
+        let r = super::ErrorRecord::from_driver(&e);
+        assert_eq!(
+            (r.code.as_str(), r.retryable, r.device),
+            ("VNF_UNREACHABLE", true, None)
+        );
+    }
+
+    #[test]
     fn codes_and_names_round_trip() {
         for s in OpState::ALL {
             assert_eq!(s.as_str().parse::<OpState>(), Ok(s));

@@ -398,7 +398,7 @@ pub(crate) fn update_status(
 pub(crate) fn snapshot_key(s: &SnapshotEntry) -> (&str, i64, &str) {
     (
         s.appliance.as_str(),
-        i64::try_from(s.taken.as_microsecond()).unwrap_or(i64::MAX),
+        s.taken.as_microsecond(),
         s.id.as_str(),
     )
 }

@@ -45,7 +45,7 @@ pub(crate) struct Typed<T> {
 }
 
 impl<T: Send + 'static> Typed<T> {
-    pub fn new(work: Work<T>) -> (Box<dyn Job>, oneshot::Receiver<Result<T, JournalError>>) {
+    pub fn job(work: Work<T>) -> (Box<dyn Job>, oneshot::Receiver<Result<T, JournalError>>) {
         let (reply, rx) = oneshot::channel();
         (
             Box::new(Typed {

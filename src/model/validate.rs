@@ -264,10 +264,14 @@ fn check_groups(
                                 diags,
                                 &rule.at,
                                 format!(
-                                    "rule `{}` of rule set `{}`: {field} `{name}` is a {} group",
+                                    "rule `{}` of rule set `{}`: {field} `{name}` is {} group",
                                     rule.id,
                                     set.name,
-                                    k.as_str()
+                                    match k {
+                                        GroupKind::Address => "an address",
+                                        GroupKind::Network => "a network",
+                                        GroupKind::Port => "a port",
+                                    }
                                 ),
                             ),
                             None => {

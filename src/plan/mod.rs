@@ -111,6 +111,7 @@ fn object_of(
 
 /// Plan the change of one appliance: `running` is the device's config, `last_applied` the
 /// intended config of the last successful apply, when known (for drift).
+#[allow(clippy::type_complexity)]
 pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&ConfigTree>) -> Plan {
     let scopes = intended.scope_paths();
     let commands = vyos::diff(running, &intended.tree, &scopes);

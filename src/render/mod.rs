@@ -36,17 +36,31 @@ use crate::model::{
 use crate::source::SourceFiles;
 use crate::vyos::{self, Command, ConfigTree, Op, Path, SetMode};
 
-/// Read vendor lines (template output, raw lines) with the one VyOS command parser. Every line
-/// must be a `set` command; blank lines are skipped.
+/// Read the output of a dictionary template with the VyOS command parser. Every line must be a
+/// `set` command; blank lines are skipped. Template output is machine-made: values are quoted
+/// by the `q` filter and an unquoted last word is a path word (a tag value such as a
+/// `next-hop` address, or a valueless leaf), so it is read with the rules of `show
+/// configuration commands`, not the schema-free guesses the strict parser makes for people.
 pub fn parse_lines(text: &str) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
-    let lines = vyos::commands::parse_located(text)?;
+    set_only(vyos::commands::parse_located(text)?)
+}
+
+/// Read lines written by people (raw lines) with the strict VyOS command parser, which refuses
+/// shell syntax and ambiguous words. Every line must be a `set` command.
+pub fn parse_written(text: &str) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
+    set_only(vyos::commands::parse_located(text)?)
+}
+
+fn set_only(
+    lines: Vec<vyos::commands::Located>,
+) -> Result<Vec<vyos::commands::Located>, vyos::Error> {
     for l in &lines {
         if l.command.op != Op::Set {
             return Err(vyos::Error::Command {
                 line: l.line,
                 column: l.column,
                 message: format!(
-                    "only `set` commands may be rendered, not `{}`",
+                    "only `set` commands are allowed here, not `{}`",
                     l.command.op.as_str()
                 ),
             });
@@ -323,12 +337,19 @@ impl<'a> Renderer<'a> {
                 return;
             }
         };
+        let origin = format!(
+            " (rendered by dictionary template `{}`, {}:{})",
+            kind.as_str(),
+            self.dict.file,
+            start
+        );
         self.replay(
             lines.into_iter().map(|l| l.command),
             at,
             what,
             kind.as_str(),
             key,
+            &origin,
         );
     }
 
@@ -339,6 +360,7 @@ impl<'a> Renderer<'a> {
         what: &str,
         kind: &str,
         key: BTreeMap<String, serde_json::Value>,
+        origin: &str,
     ) {
         let mut seen: Vec<Vec<String>> = Vec::new();
         for cmd in commands {
@@ -352,7 +374,7 @@ impl<'a> Renderer<'a> {
                 self.errors.push(RenderError::new(
                     Some(at),
                     format!(
-                        "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}",
+                        "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}{origin}",
                         self.appliance.name,
                         cmd.path.join(" "),
                         scopes.join(", ")
@@ -581,7 +603,7 @@ impl<'a> Renderer<'a> {
                 }
             };
             let k = key(&[("raw", raw.line.clone().into())]);
-            self.replay(std::iter::once(commands), &raw.at, &what, "raw", k);
+            self.replay(std::iter::once(commands), &raw.at, &what, "raw", k, "");
         }
     }
 }
@@ -598,7 +620,7 @@ fn parse_raw(line: &str) -> Result<Command, String> {
             }
         ));
     }
-    let mut lines = parse_lines(line).map_err(|e| match e.position() {
+    let mut lines = parse_written(line).map_err(|e| match e.position() {
         Some((_, col)) => format!("column {col}: {e}"),
         None => e.to_string(),
     })?;
@@ -685,4 +707,4 @@ pub fn render_with(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -24,9 +24,16 @@ impl Drop for Killed {
 /// `vnfsync lab ARGS…`, waiting (at most 30 s) for its first `count` JSON lines. The process is
 /// killed on any failure.
 pub fn spawn_lab(args: &[&str], count: usize) -> Result<(Killed, Vec<Value>), String> {
+    // Failed logins wait 2 s by default (as sshd); tests that try wrong credentials need not.
+    let delay: &[&str] = if args.contains(&"--login-delay-ms") {
+        &[]
+    } else {
+        &["--login-delay-ms", "100"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
         .arg("lab")
         .args(args)
+        .args(delay)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

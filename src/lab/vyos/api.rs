@@ -986,6 +986,15 @@ async fn config_file(
                 }
             };
             let tree = match ConfigTree::parse_any(&text) {
+                Ok(f) if let Some(p) = super::session::misshapen(&f.tree) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "Failed to parse specified config file: [{}] holds both values and children",
+                            p.join(" ")
+                        ),
+                    );
+                }
                 Ok(mut f) => {
                     super::schema::mark_tags(&mut f.tree);
                     f.tree
@@ -1182,7 +1191,15 @@ mod tests {
             "service foo bar",
         ]);
         let extra = prop::collection::vec(
-            prop::sample::select(vec!["a", "b", "r1", "192.0.2.53", "198.51.100.1/24", "cdp"]),
+            prop::sample::select(vec![
+                "a",
+                "b",
+                "r1",
+                "192.0.2.53",
+                "198.51.100.1/24",
+                "cdp",
+                "x y",
+            ]),
             0..3,
         );
         (base, extra)
@@ -1287,8 +1304,8 @@ mod tests {
         crate::vyos::diff(a, b, &[]).is_empty()
     }
 
-    async fn views_agree(steps: Vec<Step>) -> Result<(), String> {
-        let app = Appliance::new(ApplianceSpec::new("r1", Profile::V14), Timing::default())
+    async fn views_agree(profile: Profile, steps: Vec<Step>) -> Result<(), String> {
+        let app = Appliance::new(ApplianceSpec::new("r1", profile), Timing::default())
             .map_err(|e| e.to_string())?;
         let mut script =
             String::from("source /opt/vyatta/etc/functions/script-template\nconfigure\n");
@@ -1422,12 +1439,15 @@ mod tests {
         /// the config (show, compare, show configuration commands, save, showConfig,
         /// returnValue(s)) reports the same tree, and no node holds both values and children.
         #[test]
-        fn every_view_reports_the_same_tree(steps in proptest::collection::vec(step_strategy(), 1..14)) {
+        fn every_view_reports_the_same_tree(
+            profile in proptest::sample::select(vec![Profile::V13, Profile::V14, Profile::V15]),
+            steps in proptest::collection::vec(step_strategy(), 1..14),
+        ) {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => panic!("{e}"),
             };
-            let r = rt.block_on(views_agree(steps));
+            let r = rt.block_on(views_agree(profile, steps));
             proptest::prop_assert!(r.is_ok(), "{}", r.err().unwrap_or_default());
         }
     }

@@ -311,6 +311,43 @@ fn first_value<'a>(tree: &'a ConfigTree, path: &[&str]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The `system login user` node, if the config defines any user.
+fn login_users(tree: &ConfigTree) -> Option<&vyos::Node> {
+    tree.get(&["system", "login", "user"])
+        .filter(|n| !n.children().is_empty())
+}
+
+/// Stores each `plaintext-password` of `system login user` as its SHA-512 crypt hash in
+/// `encrypted-password`, as VyOS's `system_login.py` does at commit; whether anything changed.
+pub fn hash_plaintext_passwords(tree: &mut ConfigTree) -> bool {
+    let users: Vec<(String, String)> = login_users(tree)
+        .map(|users| {
+            users
+                .children()
+                .iter()
+                .filter_map(|u| {
+                    let p = u.get(&["authentication", "plaintext-password"])?;
+                    Some((u.name().to_owned(), p.values().first()?.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (user, password) in &users {
+        let base = ["system", "login", "user", user.as_str(), "authentication"];
+        let mut path: Vec<&str> = base.to_vec();
+        path.push("encrypted-password");
+        let _ = tree.set_with(
+            &path,
+            Some(&super::crypt::hash(password)),
+            vyos::SetMode::Replace,
+        );
+        path.pop();
+        path.push("plaintext-password");
+        let _ = tree.delete(&path, None);
+    }
+    !users.is_empty()
+}
+
 /// The name of a file as `save`/`load` see it: relative names live under `/config/`.
 pub fn file_path(name: &str) -> String {
     if name.starts_with('/') {
@@ -331,6 +368,13 @@ impl Appliance {
             })?
             .tree;
         super::schema::mark_tags(&mut tree);
+        if let Some(p) = super::session::misshapen(&tree) {
+            return Err(ApplianceError::Rejected {
+                name: spec.name.clone(),
+                message: format!("[{}] holds both values and children", p.join(" ")),
+            });
+        }
+        hash_plaintext_passwords(&mut tree);
         // Values a `set` would refuse cannot be in a config either (§1.3).
         for c in vyos::diff(&ConfigTree::new(), &tree, &[]) {
             if let Some(v) = &c.value
@@ -414,16 +458,64 @@ impl Appliance {
         self.me.upgrade()
     }
 
-    /// Whether `user` may log in with `password`.
+    /// Whether `user` may log in with `password`: against `system login user` when the
+    /// active config defines users (the stored `encrypted-password`), else the lab file's
+    /// credentials.
     pub fn login_password_ok(&self, user: &str, password: &str) -> bool {
-        user == self.spec.user && password == self.spec.password
+        // Read what is stored under the lock; hash (slow on purpose) after releasing it.
+        let stored = {
+            let st = self.lock();
+            login_users(&st.active).map(|users| {
+                let auth = |leaf: &str| {
+                    users
+                        .get(&[user, "authentication", leaf])
+                        .and_then(|n| n.values().first().cloned())
+                };
+                (auth("encrypted-password"), auth("plaintext-password"))
+            })
+        };
+        match stored {
+            Some((hash, plain)) => {
+                hash.is_some_and(|h| super::crypt::verify(password, &h))
+                    || plain.is_some_and(|p| p == password)
+            }
+            None => user == self.spec.user && password == self.spec.password,
+        }
     }
 
-    /// Whether `user` may log in with the public key `key_openssh` (`authorized_keys` form).
+    /// Whether `user` may log in with the public key `key_openssh` (`authorized_keys` form):
+    /// against `system login user X authentication public-keys` when the active config
+    /// defines users, else the lab file's `authorized_keys`.
     pub fn login_key_ok(&self, user: &str, key_openssh: &str) -> bool {
         let strip = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         let key = strip(key_openssh);
-        user == self.spec.user && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
+        let st = self.lock();
+        match login_users(&st.active) {
+            Some(users) => users
+                .get(&[user, "authentication", "public-keys"])
+                .is_some_and(|keys| {
+                    keys.children().iter().any(|k| {
+                        let v = |leaf: &str| {
+                            k.child(leaf)
+                                .and_then(|n| n.values().first().cloned())
+                                .unwrap_or_default()
+                        };
+                        format!("{} {}", v("type"), v("key")) == key
+                    })
+                }),
+            None => {
+                user == self.spec.user && self.spec.authorized_keys.iter().any(|k| strip(k) == key)
+            }
+        }
+    }
+
+    /// Whether `user` is a login user of the appliance (see [`Appliance::login_password_ok`]).
+    pub fn user_exists(&self, user: &str) -> bool {
+        let st = self.lock();
+        match login_users(&st.active) {
+            Some(users) => users.child(user).is_some(),
+            None => user == self.spec.user,
+        }
     }
 
     /// The lock that serialises API requests (§5.2).
@@ -740,7 +832,11 @@ impl Appliance {
             };
         };
         slot.session.rebase(&st_active);
-        let working = slot.session.working().clone();
+        let mut working = slot.session.working().clone();
+        // The commit stores passwords hashed; the session sees what was committed.
+        if hash_plaintext_passwords(&mut working) {
+            slot.session.replace(working.clone());
+        }
         let changes = diff(&st_active, &working, &[]);
         if changes.is_empty() {
             return CommitReport {

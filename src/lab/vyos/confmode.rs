@@ -518,11 +518,11 @@ fn read_tree(con: &mut Console, file: &str) -> Option<ConfigTree> {
         return None;
     };
     match ConfigTree::parse_any(&text) {
-        Ok(mut f) => {
+        Ok(mut f) if super::session::misshapen(&f.tree).is_none() => {
             super::schema::mark_tags(&mut f.tree);
             Some(f.tree)
         }
-        Err(_) => {
+        _ => {
             con.out.push_str("Failed to parse specified config file\n");
             con.status = 1;
             None

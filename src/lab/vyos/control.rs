@@ -7,11 +7,17 @@
 //! - `GET /log` (`?since=SEQ`): every command received, oldest first.
 //! - `GET /faults`, `POST /faults` (a JSON [`Faults`], replacing the current ones).
 //! - `POST /reboot`: reboot now.
-//! - `POST /exec` `{"command", "stdin"?, "user"?}`: runs [`ExecBackend::exec`], so a
-//!   ForceCommand shim behind a real sshd can forward sessions; answers the [`ExecResult`].
+//! - `POST /exec` `{"command", "stdin"?, "user"?}`: runs the command as an SSH exec would
+//!   (logged `via: control`), as the appliance's configured user unless the request names a
+//!   login user that exists (404 otherwise), so a ForceCommand shim behind a real sshd can
+//!   forward sessions; answers the exec result. It is the lab's console: a config that locks
+//!   the management ports out does not hold its answer.
 //!
-//! `GET /` lists the appliances. Owns only this wiring; must not change appliance state except
-//! through [`Appliance`] methods.
+//! `GET /` lists the appliances. Every request needs the lab's control token, because the
+//! endpoint bypasses login and can reboot: either as `Authorization: Bearer TOKEN` or as the
+//! path prefix `/t/TOKEN` (the `control` URL of each JSON line carries it); anything else is
+//! a 401. Owns only this wiring; must not change appliance state except through [`Appliance`]
+//! methods.
 
 // Early returns carry a finished axum `Response`; boxing it would only add an allocation on
 // the error path of a test emulator.
@@ -29,18 +35,81 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::appliance::Appliance;
+use super::appliance::{Appliance, Via};
 use super::faults::Faults;
-use super::frontend::ExecBackend;
 use crate::vyos::{BootStyle, render_boot, render_commands, render_json};
 
 /// The appliances the endpoint serves, by name.
 pub type Appliances = Arc<BTreeMap<String, Arc<Appliance>>>;
 
-/// The control router.
+/// Whether two tokens are equal, comparing every byte whatever the first difference.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The control endpoint as a service: the token check of the module docs around [`router`].
+pub fn service(
+    appliances: Appliances,
+    token: String,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    let prefix = format!("/t/{token}");
+    tower::ServiceExt::map_request(
+        router(appliances),
+        move |mut req: axum::extract::Request| {
+            let bearer = req
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|t| same_token(t.trim(), &token));
+            let path = req.uri().path().to_owned();
+            let rest = path
+                .strip_prefix(prefix.as_str())
+                .filter(|r| r.is_empty() || r.starts_with('/'));
+            let authorized = bearer || rest.is_some();
+            let new_path = match (authorized, rest) {
+                (false, _) => "/unauthorized".to_owned(),
+                (true, Some("")) => "/".to_owned(),
+                (true, Some(r)) => r.to_owned(),
+                (true, None) => path,
+            };
+            let query = req
+                .uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            if let Ok(uri) = format!("{new_path}{query}").parse() {
+                *req.uri_mut() = uri;
+            }
+            req
+        },
+    )
+}
+
+async fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "the lab's control token is required (Authorization: Bearer TOKEN, or the control URL of the JSON line)"})),
+    )
+        .into_response()
+}
+
+/// The control router (without the token check: see [`service`]).
 pub fn router(appliances: Appliances) -> Router {
     Router::new()
         .route("/", get(list))
+        .route("/unauthorized", axum::routing::any(unauthorized))
         .route("/appliances", get(list))
         .route("/appliances/{name}", get(summary))
         .route("/appliances/{name}/active", get(active))
@@ -232,8 +301,18 @@ async fn exec(State(all): State<Appliances>, Path(name): Path<String>, body: Str
                 .into_response();
         }
     };
-    let user = req.user.unwrap_or_else(|| app.spec().user.clone());
-    let r = app.exec(&user, req.command, req.stdin.into_bytes()).await;
+    let user = match req.user {
+        None => app.spec().user.clone(),
+        Some(u) if app.user_exists(&u) => u,
+        Some(u) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": format!("no login user {u:?} on {name}")})),
+            )
+                .into_response();
+        }
+    };
+    let r = super::exec::run(app, user, Via::Control, req.command, req.stdin.into_bytes()).await;
     Json(json!({
         "stdout": String::from_utf8_lossy(&r.stdout),
         "stderr": String::from_utf8_lossy(&r.stderr),

@@ -2,7 +2,7 @@
 //!
 //! Owns: the [`ExecBackend`] trait the SSH server (`ssh.rs`) calls for authentication, admission
 //! (lockout, reboot downtime, faults) and exec requests, and the plain data it passes. The
-//! appliance side (`appliance.rs`, `shell.rs`) implements it. Must not know about russh types
+//! appliance side (`exec.rs`, for an `Appliance`) implements it. Must not know about russh types
 //! beyond the public key passed in for authentication, nor about VyOS semantics.
 
 use std::future::Future;

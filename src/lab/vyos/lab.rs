@@ -106,6 +106,15 @@ fn to_json(node: &yaml::Node) -> Value {
     }
 }
 
+/// Whether `name` is a DNS label, as an appliance (host) name must be.
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Reads a lab file into appliance specs (default profile 1.4 when neither the file nor the
 /// appliance names one). `config_file` entries are refused: use [`parse_lab_file_in`].
 pub fn parse_lab_file(text: &str) -> Result<Vec<ApplianceSpec>, LabError> {
@@ -126,7 +135,28 @@ pub fn parse_lab_file_in(
         serde_json::from_value(to_json(&node)).map_err(|e| LabError::File(e.to_string()))?;
     let mut seen = std::collections::BTreeSet::new();
     let mut specs = Vec::new();
+    if file.appliances.is_empty() {
+        return Err(LabError::File("appliances: give at least one".to_owned()));
+    }
     for a in file.appliances {
+        if !is_dns_label(&a.name) {
+            return Err(LabError::File(format!(
+                "appliance name {:?} is not a DNS label (1-63 letters, digits and inner hyphens)",
+                a.name
+            )));
+        }
+        if a.api_key.as_deref().is_some_and(str::is_empty) {
+            return Err(LabError::File(format!(
+                "appliance {:?}: api_key is empty",
+                a.name
+            )));
+        }
+        if a.user.as_deref().is_some_and(str::is_empty) {
+            return Err(LabError::File(format!(
+                "appliance {:?}: user is empty",
+                a.name
+            )));
+        }
         if !seen.insert(a.name.clone()) {
             return Err(LabError::File(format!(
                 "appliance name {:?} is used twice",
@@ -192,6 +222,41 @@ pub struct LabOptions {
     pub timing: Timing,
 }
 
+/// What guards the lab: the control endpoint's token and the delay before a failed SSH
+/// password login is answered.
+#[derive(Debug, Clone)]
+pub struct LabSecurity {
+    /// `None`: a fresh random token.
+    pub control_token: Option<String>,
+    /// How long a failed password login waits before it is answered (as sshd with PAM does).
+    pub login_failure_delay: std::time::Duration,
+}
+
+impl Default for LabSecurity {
+    fn default() -> Self {
+        LabSecurity {
+            control_token: None,
+            login_failure_delay: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+/// A fresh random control token (32 hex digits).
+fn random_token() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        // No system RNG: fall back on the process's hash keys (random per process).
+        use std::hash::{BuildHasher as _, Hasher as _};
+        for chunk in bytes.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(u64::from(std::process::id()));
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One running appliance and where to reach it.
 #[derive(Debug)]
 pub struct Running {
@@ -207,6 +272,7 @@ pub struct Running {
 pub struct Lab {
     running: Vec<Running>,
     control: SocketAddr,
+    token: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -232,6 +298,20 @@ impl Lab {
     /// Builds every appliance, binds every port, then starts serving. Must run inside a tokio
     /// runtime. Nothing is served if any appliance or port fails.
     pub async fn start(specs: Vec<ApplianceSpec>, opts: LabOptions) -> Result<Lab, LabError> {
+        Lab::start_with(specs, opts, LabSecurity::default()).await
+    }
+
+    /// [`Lab::start`] with an explicit control token and login delay.
+    pub async fn start_with(
+        specs: Vec<ApplianceSpec>,
+        opts: LabOptions,
+        security: LabSecurity,
+    ) -> Result<Lab, LabError> {
+        let token = security.control_token.clone().unwrap_or_else(random_token);
+        let ssh_config = super::ssh::SshServerConfig {
+            login_failure_delay: security.login_failure_delay,
+            ..super::ssh::SshServerConfig::default()
+        };
         let mut apps = Vec::with_capacity(specs.len());
         for spec in specs {
             apps.push(Appliance::new(spec, opts.timing)?);
@@ -253,8 +333,11 @@ impl Lab {
             let backend: Arc<dyn super::frontend::ExecBackend> = app.clone();
             let host = key.key.clone();
             let name = app.name().to_owned();
+            let config = ssh_config.clone();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = super::ssh::serve_ssh(ssh_listener, host, backend).await {
+                if let Err(e) =
+                    super::ssh::serve_ssh_with(ssh_listener, host, backend, config).await
+                {
                     tracing::error!(appliance = %name, error = %e, "ssh server stopped");
                 }
             }));
@@ -273,15 +356,17 @@ impl Lab {
             });
         }
         let control = local(&control_listener);
-        let router = control::router(Arc::new(by_name));
+        let service = control::service(Arc::new(by_name), token.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(control_listener, router).await {
+            let make = axum::ServiceExt::into_make_service(service);
+            if let Err(e) = axum::serve(control_listener, make).await {
                 tracing::error!(error = %e, "control endpoint stopped");
             }
         }));
         Ok(Lab {
             running,
             control,
+            token,
             tasks,
         })
     }
@@ -299,6 +384,16 @@ impl Lab {
         self.control
     }
 
+    /// The control endpoint's token.
+    pub fn control_token(&self) -> &str {
+        &self.token
+    }
+
+    /// The control URL of appliance `name`, token included.
+    pub fn control_url(&self, name: &str) -> String {
+        format!("http://{}/t/{}/appliances/{name}", self.control, self.token)
+    }
+
     /// The line printed for one appliance when the lab is ready.
     pub fn json_line(&self, r: &Running) -> String {
         let spec = r.appliance.spec();
@@ -312,7 +407,8 @@ impl Lab {
             "user": spec.user,
             "password": spec.password,
             "api_key": spec.api_key,
-            "control": format!("http://{}/appliances/{}", self.control, spec.name),
+            "control": self.control_url(&spec.name),
+            "control_token": self.token,
         })
         .to_string()
     }

@@ -16,6 +16,7 @@ pub mod appliance;
 pub mod confmode;
 pub mod console;
 pub mod control;
+pub mod crypt;
 pub mod exec;
 pub mod faults;
 pub mod frontend;

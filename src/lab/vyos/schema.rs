@@ -353,6 +353,31 @@ const LEAFS: &[(&str, Kind, Option<Check>, On)] = &[
         On::All,
     ),
     ("system host-name", Kind::Single, Some(host_name), On::All),
+    (
+        "system login user * authentication plaintext-password",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication encrypted-password",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication public-keys * key",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    (
+        "system login user * authentication public-keys * type",
+        Kind::Single,
+        None,
+        On::All,
+    ),
+    ("system login user * full-name", Kind::Single, None, On::All),
     ("system domain-name", Kind::Single, None, On::All),
     ("system name-server", Kind::Multi, None, On::All),
     ("system time-zone", Kind::Single, None, On::All),
@@ -398,6 +423,7 @@ const TAGS: &[(&str, Option<Check>)] = &[
     ("interfaces loopback", Some(loopback_name)),
     ("service https api keys id", None),
     ("system login user", None),
+    ("system login user * authentication public-keys", None),
 ];
 
 fn matches(pattern: &str, words: &[String]) -> bool {
@@ -457,7 +483,7 @@ pub fn plan_set(
 /// Whether the last word of a value-less `set`/`delete` is the leaf's value. The schema decides
 /// where it knows the path (a leaf before the word: yes; a known node, valueless leaf or tag
 /// instance: no); otherwise the working tree (a leaf with values there: yes; the whole path
-/// exists: no); otherwise `default`. The shell passes `default = true` when every word of the
+/// exists: no); otherwise `default`. Configuration mode passes `default = true` when every word of the
 /// line was quoted (as generated scripts write them), since quoting then says nothing.
 pub fn last_word_is_value(
     profile: Profile,

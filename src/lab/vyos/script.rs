@@ -239,10 +239,6 @@ impl Interpreter {
             }
             _ => match self.session {
                 Some(id) => match verb.as_str() {
-                    "run" => {
-                        opmode::run(con, &args);
-                        Flow::Next
-                    }
                     "exit" => match confmode::exit(con, id, &args) {
                         None => Flow::Drop,
                         Some(closed) => {

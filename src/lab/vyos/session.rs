@@ -4,8 +4,9 @@
 //! Owns the working copy and its edits, checked against `schema`. A session remembers the active
 //! config it was based on; when another session commits, [`Session::rebase`] replays this
 //! session's own changes on the new active config, which is how cstore's union mount looks to a
-//! user. Must not commit, print or know about front ends: `appliance` commits, `shell` and `api`
-//! word the outcomes.
+//! user. Must not commit, print or know about front ends: `appliance` commits, `confmode` and
+//! `api` word the outcomes. Besides the schema, the tree itself decides the shape of paths the
+//! schema does not know ([`shape_conflict`]): a leaf never gets children.
 
 use super::profile::Profile;
 use super::schema::{self, SchemaError};
@@ -46,6 +47,26 @@ pub fn shape_conflict(tree: &ConfigTree, path: &[String], value: Option<&str>) -
         return Some(path.len());
     }
     None
+}
+
+/// The path of the first node of `tree` that holds both values and children, if any: a
+/// shape no view can show the same way (a `set` commands file can write it; VyOS cannot hold
+/// it).
+pub fn misshapen(tree: &ConfigTree) -> Option<Vec<String>> {
+    fn walk(node: &vyos::Node, path: &mut Vec<String>) -> Option<Vec<String>> {
+        for c in node.children() {
+            path.push(c.name().to_owned());
+            if !c.values().is_empty() && !c.children().is_empty() {
+                return Some(path.clone());
+            }
+            if let Some(p) = walk(c, path) {
+                return Some(p);
+            }
+            path.pop();
+        }
+        None
+    }
+    walk(tree.root(), &mut Vec::new())
 }
 
 /// A working copy over the active config.
@@ -122,7 +143,7 @@ impl Session {
     }
 
     /// [`Session::set`] with the default used when neither schema nor tree can tell whether
-    /// the last word is a value (the shell passes `true` for fully quoted lines).
+    /// the last word is a value (configuration mode passes `true` for fully quoted lines).
     pub fn set_guessing(
         &mut self,
         profile: Profile,
@@ -310,6 +331,37 @@ mod tests {
         );
         assert!(s.discard(&other));
         assert!(!s.changed(&other));
+    }
+
+    #[test]
+    fn shape_of_unknown_paths() {
+        let active = ConfigTree::parse_commands("set service foo 'a'").unwrap_or_default();
+        let mut s = Session::new(&active);
+        // Below a leaf with a value: the word after the value's place is the bad one.
+        let r = s.set(Profile::V14, &words("service foo a b"), None);
+        assert!(
+            matches!(
+                &r,
+                Err(SessionError::Schema(SchemaError::InvalidPath {
+                    bad: 3,
+                    ..
+                }))
+            ),
+            "{r:?}"
+        );
+        // A value for a node with children is the next path word.
+        let r = s.set(Profile::V14, &words("service"), Some("lldp"));
+        assert!(r.is_ok(), "{r:?}");
+        assert!(s.working().exists(&["service", "lldp"]));
+        assert_eq!(misshapen(s.working()), None);
+        let mixed = ConfigTree::parse_commands("set service foo 'a'\nset service foo bar 'b'");
+        assert!(mixed.is_ok(), "{mixed:?}");
+        if let Ok(t) = mixed {
+            assert_eq!(
+                misshapen(&t),
+                Some(vec!["service".to_owned(), "foo".to_owned()])
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct SshServerConfig {
     /// Delay before an authentication failure is reported (kept small: the lab is local, and
     /// tests try wrong credentials on purpose).
     pub auth_rejection_time: Duration,
+    /// How long a failed password login waits before it is answered, as sshd does through
+    /// PAM (`pam_faildelay`/`pam_unix`: about 2 s), so that nobody hammers a login.
+    pub login_failure_delay: Duration,
     /// Authentication attempts per connection (OpenSSH `MaxAuthTries`).
     pub max_auth_attempts: usize,
     /// Session channels open at once on one connection (OpenSSH `MaxSessions`); more are
@@ -81,6 +84,7 @@ impl Default for SshServerConfig {
         Self {
             inactivity_timeout: Duration::from_secs(300),
             auth_rejection_time: Duration::from_millis(50),
+            login_failure_delay: Duration::from_secs(2),
             max_auth_attempts: 6,
             max_channels_per_connection: 10,
             max_stdin_bytes: 8 * 1024 * 1024,
@@ -128,6 +132,7 @@ pub async fn serve_ssh_with(
     let limits = Arc::new(ConnectionLimits {
         max_channels: config.max_channels_per_connection,
         max_stdin_bytes: config.max_stdin_bytes,
+        login_failure_delay: config.login_failure_delay,
     });
     let russh_config = Arc::new(config.russh_config(host_key));
     let local = listener.local_addr()?;
@@ -256,6 +261,7 @@ impl Drop for DisconnectOnDrop {
 struct ConnectionLimits {
     max_channels: usize,
     max_stdin_bytes: usize,
+    login_failure_delay: Duration,
 }
 
 /// What one session channel is doing.
@@ -441,6 +447,7 @@ impl server::Handler for Connection {
             Ok(Auth::Accept)
         } else {
             info!(peer = %self.peer, user, method = "password", "lab ssh: authentication failed");
+            tokio::time::sleep(self.limits.login_failure_delay).await;
             Ok(Auth::reject())
         }
     }

@@ -340,6 +340,18 @@ mod tests {
         refused("commit &&", "unexpected token `newline'");
     }
 
+    proptest::proptest! {
+        /// Any text splits or is refused, never panics; a split line holds no empty command.
+        #[test]
+        fn any_line_splits_or_is_refused(text in "(\\PC|\n){0,120}") {
+            for (_, line) in logical_lines(&text) {
+                if let Ok(commands) = parse_line(&line) {
+                    proptest::prop_assert!(commands.iter().all(|c| !c.words.is_empty()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn continuation_lines() {
         assert_eq!(
