@@ -294,6 +294,11 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
     api.wait("/v1/status", admin, Duration::from_secs(60), |s| {
         s["converged"] == true && s["commit"] == second.as_str()
     });
+    assert_eq!(
+        api.call("POST", "/v1/appliances/edge/resume", Some(admin))
+            .0,
+        200
+    );
     let c = api.json(&format!("/v1/commits/{second}"), admin);
     assert_eq!(c["affected"]["edge"]["outcome"], "completed", "{c:#}");
 
@@ -469,10 +474,23 @@ fn onboarding_hold_and_drift_policies() {
         active(&info).contains("10.99.0.0/16"),
         "nothing pruned while held"
     );
-    assert_eq!(
-        api.call("POST", "/v1/appliances/edge/approve", Some(admin))
-            .0,
-        200
+    // `vnfsync approve` through the API, the token by reference.
+    let out = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .args([
+            "approve",
+            "edge",
+            "--api",
+            &api.base,
+            "--token",
+            "env:DEMO_TOKEN",
+        ])
+        .env("DEMO_TOKEN", admin)
+        .output()
+        .expect("vnfsync approve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     api.wait("/v1/status", admin, Duration::from_secs(60), |s| {
         s["converged"] == true

@@ -48,6 +48,15 @@ pub struct StatusArgs {
     pub token: Option<String>,
 }
 
+/// `vnfsync approve|probe APPLIANCE`: a write action on the running daemon's API.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// The appliance.
+    pub appliance: String,
+    #[command(flatten)]
+    pub api: StatusArgs,
+}
+
 /// The file a reference names: `credential:NAME`, `file:PATH`, or a plain path.
 pub fn reference_path(reference: &str) -> Result<PathBuf, String> {
     if let Some(name) = reference.strip_prefix("credential:") {
@@ -136,6 +145,16 @@ pub fn run(args: &DaemonArgs) -> Exit {
 }
 
 pub fn run_status(args: &StatusArgs) -> Exit {
+    call(args, "GET", "/v1/status")
+}
+
+/// `approve` (onboarding hold) or `probe`, through the daemon's API.
+pub fn run_action(args: &ActionArgs, action: &str) -> Exit {
+    let path = format!("/v1/appliances/{}/{action}", args.appliance);
+    call(&args.api, "POST", &path)
+}
+
+fn call(args: &StatusArgs, method: &str, path: &str) -> Exit {
     let token = match args.token.as_deref().map(resolve_token).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -153,9 +172,14 @@ pub fn run_status(args: &StatusArgs) -> Exit {
             return Exit::Failure;
         }
     };
-    let url = format!("{}/v1/status", args.api.trim_end_matches('/'));
+    let url = format!("{}{path}", args.api.trim_end_matches('/'));
+    let method = if method == "POST" {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    };
     let result = rt.block_on(async {
-        let mut req = reqwest::Client::new().get(&url);
+        let mut req = reqwest::Client::new().request(method, &url);
         if let Some(t) = &token {
             req = req.bearer_auth(t);
         }

@@ -97,6 +97,8 @@ pub enum Command {
     Daemon(daemon::DaemonArgs),
     /// Ask a running daemon for its status (JSON).
     Status(daemon::StatusArgs),
+    /// Approve an appliance's held first apply, on the running daemon (`--api`).
+    Approve(daemon::ActionArgs),
     /// Start lab appliances and the daemon syncing the shipped desired state into them.
     Demo(demo::DemoArgs),
 }
@@ -120,6 +122,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Daemon(args) => daemon::run(args),
         Command::Status(args) => daemon::run_status(args),
         Command::Demo(args) => demo::run(args),
+        Command::Approve(args) => daemon::run_action(args, "approve"),
     }
 }
 

@@ -787,8 +787,12 @@ impl Backend for Runtime {
                         }),
                     })
                 }
-                ApiAction::Rollback => unsupported("rollback"),
-                ApiAction::Resume => unsupported("resume"),
+                ApiAction::Rollback => {
+                    unsupported("rollback (use `vnfsync rollback` with the daemon stopped)")
+                }
+                ApiAction::Resume => Err(ApiError::internal(
+                    "resume is handled by the runtime, not here",
+                )),
                 ApiAction::Approve => Err(ApiError::internal(
                     "approve is handled by the runtime's trigger, not here",
                 )),
@@ -853,6 +857,17 @@ impl Backend for Api {
                 }
                 self.0.trigger(&name);
                 Ok(json!({"approved": name}))
+            });
+        }
+        if action == ApiAction::Resume {
+            return Box::pin(async move {
+                let name = appliance.unwrap_or_default().to_string();
+                engine::resume(&name, &self.0.ctx)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                tracing::info!(appliance = %name, "resumed by an operator");
+                self.0.trigger(&name);
+                Ok(json!({"resumed": name}))
             });
         }
         if action != ApiAction::Sync {
