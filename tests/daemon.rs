@@ -38,6 +38,20 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `vnfsync ops --format json` output: every operation ended (and, if `some`, there is one).
+fn assert_no_open_operation(stdout: &[u8], some: bool) {
+    let v: Value = serde_json::from_slice(stdout).expect("ops json");
+    let ops = v["operations"].as_array().expect("operations");
+    assert!(!some || !ops.is_empty(), "no operation journaled");
+    for op in ops {
+        let state = op["state"].as_str().expect("state");
+        assert!(
+            ["completed", "rolled_back", "failed"].contains(&state),
+            "operation left {state}: {op:#}"
+        );
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -379,10 +393,7 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
         .arg(work.path().join("state"))
         .output()
         .expect("vnfsync ops");
-    let text = String::from_utf8_lossy(&ops.stdout);
-    for open in ["pending", "in_progress", "awaiting_confirm"] {
-        assert!(!text.contains(&format!("\"state\":\"{open}\"")), "{text}");
-    }
+    assert_no_open_operation(&ops.stdout, false);
 
     // The lab's password never appears in the logs, the API answers or the journal.
     let logs = std::fs::read_to_string(&log).expect("log");
@@ -547,4 +558,99 @@ fn onboarding_hold_and_drift_policies() {
         assert!(Instant::now() < deadline, "overwrite drift not put back");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// SIGTERM while an apply is in flight: the daemon says STOPPING, lets the apply reach a safe
+/// state, exits 0, and the journal holds no open operation.
+#[test]
+fn sigterm_during_an_apply_leaves_no_open_operation() {
+    let (_lab, info) = start_lab("1.4", &[]);
+    let password = info["password"].as_str().expect("password").to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    let secrets = work.path().join("secrets");
+    std::fs::create_dir_all(&secrets).expect("mkdir");
+    std::fs::write(secrets.join("password"), &password).expect("write");
+    let repo = work.path().join("repo");
+    let apps = repo.join("appliances");
+    std::fs::create_dir_all(&apps).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        apps.join("edge.yaml"),
+        appliance_yaml("edge", "netops", &info, &secrets, "10.20.0.0/16"),
+    )
+    .expect("write");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "edge"]);
+    // Every device command is slow, so the apply is surely in flight when SIGTERM comes.
+    let faults = format!("{}/faults", info["control"].as_str().expect("control"));
+    reqwest::blocking::Client::new()
+        .post(&faults)
+        .header("content-type", "application/json")
+        .body(r#"{"latency_ms": 300}"#)
+        .send()
+        .expect("set faults");
+    let tokens = work.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        vnfsync::api::auth::entry_line("admin", &[vnfsync::api::Scope::Read], None, "t"),
+    )
+    .expect("tokens");
+    let notify_path = work.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+    let port = free_port();
+    let mut daemon = Killed(
+        Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+            .args(["daemon", "--repo"])
+            .arg(&repo)
+            .args(["--path", ".", "--state-dir"])
+            .arg(work.path().join("state"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--tokens"])
+            .arg(&tokens)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start daemon"),
+    );
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::blocking::Client::new(),
+    };
+    let mut seen = Vec::new();
+    notified(&notify, &mut seen, "READY=1", Duration::from_secs(30));
+    // Wait until the journal has an operation under way, then stop the daemon.
+    api.wait(
+        "/v1/operations?appliance=edge",
+        "t",
+        Duration::from_secs(60),
+        |v| {
+            v["operations"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|op| op["state"] != "completed"))
+        },
+    );
+    let pid = daemon.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    notified(&notify, &mut seen, "STOPPING=1", Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = daemon.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "daemon did not drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit: {status:?}");
+    let ops = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+        .args(["ops", "--format", "json", "--state-dir"])
+        .arg(work.path().join("state"))
+        .output()
+        .expect("vnfsync ops");
+    assert_no_open_operation(&ops.stdout, true);
 }
