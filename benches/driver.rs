@@ -115,6 +115,7 @@ fn options() -> ApplyOptions {
     ApplyOptions {
         confirm_window: None,
         comment: "vnfsync benchdriver0".into(),
+        ..ApplyOptions::default()
     }
 }
 
@@ -124,6 +125,7 @@ fn committed(outcome: &ApplyOutcome) -> bool {
         ApplyOutcome::Committed {
             confirm: ConfirmState::NotRequested,
             saved_before: false,
+            ..
         }
     )
 }

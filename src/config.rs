@@ -11,8 +11,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::LogFormat;
 use crate::model::values::Span;
+
+/// Log output format (`[log] format` here, `--log-format` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (the default on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
+}
 
 /// A configuration problem, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +67,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawIntervals {
     poll: Option<String>,
+    fetch: Option<String>,
     drift_check: Option<String>,
 }
 
@@ -102,6 +112,8 @@ pub struct Config {
     /// Most appliances worked on at once.
     pub concurrency: usize,
     pub poll_interval: Duration,
+    /// How often `remote` is fetched (`intervals.fetch`).
+    pub fetch_interval: Duration,
     pub drift_check_interval: Duration,
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
@@ -131,7 +143,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9180)),
             concurrency: 8,
             poll_interval: Duration::from_secs(10),
-            drift_check_interval: Duration::from_secs(300),
+            fetch_interval: Duration::from_secs(60),
+            drift_check_interval: Duration::from_secs(900),
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(10),
@@ -325,6 +338,13 @@ impl Config {
                 "intervals.poll",
                 &raw.intervals.poll,
                 d.poll_interval,
+                secs(1),
+                secs(86_400),
+            )?,
+            fetch_interval: span(
+                "intervals.fetch",
+                &raw.intervals.fetch,
+                d.fetch_interval,
                 secs(1),
                 secs(86_400),
             )?,

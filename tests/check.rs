@@ -523,12 +523,48 @@ fn shipped_schema_comments_point_at_current_schemas() {
         "policy.json",
         "fleet.json",
         "dictionary.json",
+        "plan.json",
     ] {
         let fresh = std::fs::read_to_string(written.path().join(name)).expect("written");
         let committed = std::fs::read_to_string(root.join("schema").join(name)).unwrap_or_default();
         assert!(
             fresh == committed,
             "schema/{name} is stale: run `cargo run -- schema --write schema` and commit it"
+        );
+    }
+}
+
+/// Issue 11: bad dictionaries (`tests/data/bad-dictionaries/*.yaml`, each dropped into the
+/// valid base state as `dictionaries/vyos-1.4.yaml`, overriding the shipped one) are refused
+/// with the dictionary file and template line, and the desired-state resource when one was
+/// being rendered; the exact messages are snapshots.
+#[test]
+fn bad_dictionary_corpus() {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(data().join("bad-dictionaries"))
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "corpus shrank: {names:?}");
+    for path in names {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&data().join("base"), dir.path());
+        std::fs::create_dir_all(dir.path().join("dictionaries")).expect("mkdir");
+        std::fs::copy(&path, dir.path().join("dictionaries/vyos-1.4.yaml")).expect("copy");
+        let (code, stdout) = check(dir.path(), &[]);
+        assert_eq!(code, 64, "{name} must be rejected:\n{stdout}");
+        assert!(
+            stdout.contains("dictionaries/vyos-1.4.yaml:"),
+            "{name}: {stdout}"
+        );
+        insta::assert_snapshot!(
+            format!("dictionary-{}", name.trim_end_matches(".yaml")),
+            stdout
         );
     }
 }

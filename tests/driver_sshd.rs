@@ -139,6 +139,7 @@ fn driver_talks_to_real_openssh_sshd() {
     let options = ApplyOptions {
         confirm_window: None,
         comment: "vnfsync interop".into(),
+        ..ApplyOptions::default()
     };
     let out = rt
         .block_on(driver.apply(&plan, &options))
@@ -147,7 +148,8 @@ fn driver_talks_to_real_openssh_sshd() {
         out,
         ApplyOutcome::Committed {
             confirm: ConfirmState::NotRequested,
-            saved_before: false
+            saved_before: false,
+            comment_carried: true,
         }
     );
     let active = reqwest::blocking::get(format!("{control}/active"))

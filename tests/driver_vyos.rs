@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vnfsync::driver::vyos::{Timeouts, VyosDriver};
 use vnfsync::driver::{
-    ApplyOptions, ApplyOutcome, ConfirmState, Driver, DriverError, ErrorCode, secret::ProcessEnv,
+    ApplyOptions, ApplyOutcome, ConfirmOutcome, ConfirmState, Driver, DriverError, ErrorCode, Pin,
+    secret::ProcessEnv,
 };
 use vnfsync::model;
 use vnfsync::source::SourceFiles;
@@ -239,6 +240,7 @@ fn options(window: Option<u64>) -> ApplyOptions {
     ApplyOptions {
         confirm_window: window.map(|m| Duration::from_secs(m * 60)),
         comment: "vnfsync 0123456789ab".into(),
+        ..ApplyOptions::default()
     }
 }
 
@@ -284,7 +286,8 @@ fn fetch_apply_and_idempotence_on_every_profile_and_transport() {
                 out,
                 ApplyOutcome::Committed {
                     confirm: ConfirmState::NotRequested,
-                    saved_before: false
+                    saved_before: false,
+                    comment_carried: transport == "ssh",
                 }
             );
             let active = ConfigTree::parse_commands(&lab.get("/active")).expect("active");
@@ -320,6 +323,7 @@ fn commit_confirm_confirmed_stays() {
         let ApplyOutcome::Committed {
             confirm: ConfirmState::Armed { .. },
             saved_before,
+            ..
         } = out
         else {
             panic!("{profile}: {out:?}")
@@ -337,8 +341,17 @@ fn commit_confirm_confirmed_stays() {
             d.confirm_pending().is_some(),
             "{profile}: the driver knows it armed a confirm"
         );
-        rt.block_on(d.confirm()).expect("confirm");
+        assert_eq!(
+            rt.block_on(d.confirm()).expect("confirm"),
+            ConfirmOutcome::Stopped,
+            "{profile}: the pending confirm was stopped"
+        );
         assert!(d.confirm_pending().is_none(), "{profile}");
+        assert_eq!(
+            rt.block_on(d.confirm()).expect("second confirm"),
+            ConfirmOutcome::NothingPending,
+            "{profile}: nothing left to confirm"
+        );
         // The timer is gone, so nothing will revert: no confirm pending, the box up, the change in.
         let summary: Value = serde_json::from_str(&lab.get("")).expect("summary");
         assert!(is_none(&summary["pending_confirm"]), "{profile}: {summary}");
@@ -363,6 +376,12 @@ fn commit_confirm_not_confirmed_reverts() {
             }
         });
         assert!(!has_route(&reverted), "{profile}");
+        // The timer fired: a late confirm must not read as a success.
+        assert_eq!(
+            rt.block_on(d.confirm()).expect("late confirm"),
+            ConfirmOutcome::NothingPending,
+            "{profile}"
+        );
     }
 }
 
@@ -378,7 +397,8 @@ fn http_without_confirm_support_leaves_it_to_the_daemon() {
         out,
         ApplyOutcome::Committed {
             confirm: ConfirmState::DaemonWatchdog,
-            saved_before: false
+            saved_before: false,
+            comment_carried: false,
         }
     );
 }
@@ -563,4 +583,192 @@ fn snapshot_and_restore_without_reboot() {
         assert!(!has_route(&now), "{transport}: restored");
         assert!(ConfigTree::parse_boot(&snap.boot).is_ok());
     }
+}
+
+/// Plan pinning: a plan made on another base is refused before a byte is written.
+#[test]
+fn plan_pinning_refuses_a_moved_base() {
+    for transport in TRANSPORTS {
+        let lab = Lab::start("1.4");
+        let rt = rt();
+        let mut d = lab.driver(transport);
+        let scopes = vec![vnfsync::vyos::Path::parse("protocols")];
+        let running = rt.block_on(d.fetch()).expect("fetch");
+        let base = vnfsync::render::tree_hash(&running, &scopes);
+        // Someone changes the owned scope out of band after the plan was made.
+        rt.block_on(d.apply(
+            &cmds("set protocols static route 10.99.0.0/16 next-hop 192.0.2.9\n"),
+            &options(None),
+        ))
+        .expect("out-of-band change");
+        let mark = lab.log_len();
+        let pinned = ApplyOptions {
+            pin: Some(Pin {
+                scopes: scopes.clone(),
+                base_hash: base.clone(),
+            }),
+            ..options(None)
+        };
+        let err = rt
+            .block_on(d.apply(&plan(), &pinned))
+            .expect_err("the base moved");
+        assert!(matches!(err, DriverError::BaseMoved { .. }), "{err}");
+        assert_eq!(err.code(), ErrorCode::Conflict);
+        assert_eq!(lab.writes_since(mark), Vec::<String>::new(), "{transport}");
+        // Re-planned on the new base, the same change goes through.
+        let now = rt.block_on(d.fetch()).expect("fetch");
+        let fresh = ApplyOptions {
+            pin: Some(Pin {
+                base_hash: vnfsync::render::tree_hash(&now, &scopes),
+                scopes,
+            }),
+            ..options(None)
+        };
+        rt.block_on(d.apply(&plan(), &fresh))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+    }
+}
+
+/// `save: never` reaches the driver: no save before the commit-confirm, none after.
+#[test]
+fn save_never_is_honoured() {
+    let lab = Lab::start("1.4");
+    let rt = rt();
+    let mut d = lab.driver("ssh");
+    let mark = lab.log_len();
+    let out = rt
+        .block_on(d.apply(
+            &plan(),
+            &ApplyOptions {
+                save: vnfsync::model::SavePolicy::Never,
+                ..options(Some(1))
+            },
+        ))
+        .expect("apply");
+    assert!(
+        matches!(
+            out,
+            ApplyOutcome::Committed {
+                confirm: ConfirmState::Armed { .. },
+                saved_before: false,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    rt.block_on(d.confirm()).expect("confirm");
+    let writes = lab.writes_since(mark);
+    assert!(
+        !writes.iter().any(|w| w.starts_with("save")),
+        "nothing saved: {writes:?}"
+    );
+}
+
+/// A lost answer after a write went out is an unknown outcome, never plain unreachable.
+#[test]
+fn a_lost_answer_to_a_write_is_an_unknown_outcome() {
+    for (transport, hang) in [("ssh", "commit"), ("http", "configure set")] {
+        let lab = Lab::start("1.4");
+        let rt = rt();
+        lab.post("/faults", &format!(r#"{{"hang_on": "{hang}"}}"#));
+        let mut d = lab.driver_with(transport, "password", None, Duration::from_secs(2));
+        let err = rt
+            .block_on(d.apply(&plan(), &options(None)))
+            .expect_err("the answer is lost");
+        assert!(err.outcome_unknown(), "{transport}: {err}");
+        assert!(!err.retryable(), "{transport}: never retried blindly");
+    }
+}
+
+/// Restore works from the local text when the device's copy is gone.
+#[test]
+fn restore_from_local_text_when_the_device_copy_is_gone() {
+    for transport in TRANSPORTS {
+        let lab = Lab::start("1.4");
+        let rt = rt();
+        let mut d = lab.driver(transport);
+        let mut snap = rt.block_on(d.snapshot("keep-1")).expect("snapshot");
+        rt.block_on(d.apply(&plan(), &options(None)))
+            .expect("apply");
+        snap.device_path = "/config/vnfsync/gone.boot".into();
+        rt.block_on(d.restore(&snap))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+        let now = rt.block_on(d.fetch()).expect("fetch");
+        assert!(!has_route(&now), "{transport}: back to the snapshot");
+    }
+}
+
+/// Health probes each open a new connection: after a change that refuses new connections to
+/// the API, the login probe fails although the pooled client could still be answered.
+#[test]
+fn health_probes_over_fresh_connections() {
+    use vnfsync::driver::probe::run_probes;
+    let lab = Lab::start("1.5");
+    let rt = rt();
+    for transport in TRANSPORTS {
+        let a = lab.appliance(transport, "password", None);
+        let probes = probes_yaml(&lab, transport);
+        let report = rt.block_on(run_probes(
+            &a,
+            &probes,
+            &ProcessEnv,
+            Timeouts {
+                connect: Duration::from_secs(3),
+                command: Duration::from_secs(5),
+            },
+            Duration::from_secs(5),
+        ));
+        assert!(report.passed(), "{transport}: {report:?}");
+        let names: Vec<&str> = report.probes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert_eq!(names[0], "login");
+        assert!(names[3].starts_with("command show version"), "{names:?}");
+        assert!(report.probes[3].output.contains("VyOS"), "{report:?}");
+    }
+    // Lock out the API port: the login probe over the API fails, the SSH one still passes.
+    let mut d = lab.driver("ssh");
+    rt.block_on(d.apply(
+        &cmds(
+            "set firewall ipv4 input filter rule 10 action 'drop'\n\
+             set firewall ipv4 input filter rule 10 protocol 'tcp'\n\
+             set firewall ipv4 input filter rule 10 destination port '443'\n",
+        ),
+        &options(None),
+    ))
+    .expect("lock out 443");
+    let a = lab.appliance("http", "password", None);
+    let report = rt.block_on(run_probes(
+        &a,
+        &[model::HealthProbe::Login],
+        &ProcessEnv,
+        Timeouts {
+            connect: Duration::from_secs(2),
+            command: Duration::from_secs(2),
+        },
+        Duration::from_secs(4),
+    ));
+    assert!(!report.passed(), "a fresh API login is refused: {report:?}");
+    assert_eq!(
+        report.first_failure().map(|p| p.name.as_str()),
+        Some("login")
+    );
+}
+
+fn probes_yaml(lab: &Lab, transport: &str) -> Vec<model::HealthProbe> {
+    let (_, port) = lab.addr(if transport == "ssh" { "ssh" } else { "api" });
+    vec![
+        model::HealthProbe::Login,
+        model::HealthProbe::Tcp {
+            port: model::values::Port(port),
+            host: None,
+        },
+        model::HealthProbe::HttpGet {
+            url: lab.control(),
+            expect_status: 200,
+        },
+        model::HealthProbe::Command {
+            run: "show version".parse().expect("text"),
+            expect: "VyOS 1\\.5".into(),
+        },
+    ]
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::Exit;
 use crate::config::Config;
 use crate::model::{self, Diagnostic};
+use crate::render;
 use crate::source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -116,16 +117,17 @@ pub fn run(args: &CheckArgs) -> Exit {
         Ok(f) => f,
         Err(e) => return fatal(args.format, e.to_string()),
     };
-    let result = model::load_with(
+    let result = render::load_with(
         &files,
         model::LoadOptions {
             allow_empty: args.allow_empty,
         },
     );
-    let (errors, state) = match &result {
-        Ok(s) => (&[][..], Some(s)),
+    let (errors, loaded) = match &result {
+        Ok(l) => (&[][..], Some(l)),
         Err(e) => (e.as_slice(), None),
     };
+    let state = loaded.map(|l| &l.state);
     match args.format {
         Format::Json => {
             let report = Report {
@@ -139,7 +141,7 @@ pub fn run(args: &CheckArgs) -> Exit {
                 policies: state
                     .map(|s| s.policies.keys().map(String::as_str).collect())
                     .unwrap_or_default(),
-                dictionaries: state
+                dictionaries: loaded
                     .map(|s| {
                         s.dictionaries
                             .values()
@@ -164,7 +166,7 @@ pub fn run(args: &CheckArgs) -> Exit {
                 "ok: {} appliance(s), {} policy file(s), {} dictionary(ies){}",
                 s.appliances.len(),
                 s.policies.len(),
-                s.dictionaries.len(),
+                loaded.map_or(0, |l| l.dictionaries.len()),
                 files
                     .commit
                     .as_deref()

@@ -5,9 +5,13 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
+pub mod apply;
 pub mod check;
+pub mod daemon;
+pub mod demo;
+pub mod diff;
 pub mod lab;
 pub mod ops;
 pub mod schema;
@@ -24,6 +28,8 @@ pub enum Exit {
     BadInput,
     /// Anything else failed (1).
     Failure,
+    /// `apply` rolled a change back (3).
+    RolledBack,
     /// Pass on another program's exit status (`lab-shell` relays the emulated command's).
     Status(u8),
 }
@@ -35,20 +41,13 @@ impl Exit {
             Exit::Changes => 2,
             Exit::BadInput => 64,
             Exit::Failure => 1,
+            Exit::RolledBack => 3,
             Exit::Status(n) => n,
         })
     }
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    /// Human-readable lines (the default on a terminal).
-    #[default]
-    Text,
-    /// One JSON object per event.
-    Json,
-}
+pub use crate::config::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(name = "vnfsync", version, about = "GitOps for network appliances")]
@@ -64,6 +63,22 @@ pub struct Cli {
 pub enum Command {
     /// Validate a desired state and its dictionaries (exit 0 valid, 64 not).
     Check(check::CheckArgs),
+    /// Show what would change on each appliance: missing / extra / mismatched and the exact
+    /// commands, against the live device (read-only) or running configs from files (exit 0 no
+    /// change, 2 changes, 64 bad input, 1 device error).
+    Diff(diff::DiffArgs),
+    /// Reconcile the selected appliances once: journaled, health-gated commit-confirm with
+    /// automatic rollback (exit 0 all converged, 1 any failed, 3 any rolled back).
+    Apply(apply::ApplyArgs),
+    /// Reachability, latency, last contact and each declared health probe of one appliance.
+    Probe(apply::ProbeArgs),
+    /// Return an appliance to a snapshot (restore without a reboot) or to a commit (rendered
+    /// and applied with the same safety as `apply`); journaled, and un-parks the appliance.
+    Rollback(apply::RollbackArgs),
+    /// Let writes to a parked appliance start again.
+    Resume(apply::ApplianceArgs),
+    /// List an appliance's snapshots from the journal.
+    Snapshots(apply::ApplianceArgs),
     /// Print the JSON Schema of a desired-state file kind, for editors.
     Schema(schema::SchemaArgs),
     /// Parse, render and diff VyOS configurations (config.boot or set commands).
@@ -78,18 +93,36 @@ pub enum Command {
     Ops(ops::OpsArgs),
     /// Verify the journal file, or export its audit trail.
     Journal(ops::JournalArgs),
+    /// Run the daemon: follow the branch, apply each good commit, serve the API.
+    Daemon(daemon::DaemonArgs),
+    /// Ask a running daemon for its status (JSON).
+    Status(daemon::StatusArgs),
+    /// Approve an appliance's held first apply, on the running daemon (`--api`).
+    Approve(daemon::ActionArgs),
+    /// Start lab appliances and the daemon syncing the shipped desired state into them.
+    Demo(demo::DemoArgs),
 }
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Check(args) => check::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Probe(args) => apply::run_probe(args),
+        Command::Rollback(args) => apply::run_rollback(args),
+        Command::Resume(args) => apply::run_resume(args),
+        Command::Snapshots(args) => apply::run_snapshots(args),
         Command::Schema(args) => schema::run(args),
         Command::Vyos(args) => vyos::run(args),
         Command::Lab(args) => lab::run(args),
         Command::LabShell(args) => lab::run_shell(args),
         Command::Ops(args) => ops::run(args),
         Command::Journal(args) => ops::run_journal(args),
+        Command::Daemon(args) => daemon::run(args),
+        Command::Status(args) => daemon::run_status(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Approve(args) => daemon::run_action(args, "approve"),
     }
 }
 

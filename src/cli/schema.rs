@@ -1,7 +1,8 @@
 //! `vnfsync schema`: JSON Schemas of the desired-state files, generated from the Rust types,
-//! for editors (yaml-language-server `# yaml-language-server: $schema=…`). `--write DIR` writes
-//! every kind as `DIR/<kind>.json`, which is how the repository's `schema/` is made (the
-//! shipped desired state points its `$schema` comments there).
+//! for editors (yaml-language-server `# yaml-language-server: $schema=…`), and of the
+//! `vnfsync diff --format json` document (`plan`). `--write DIR` writes every kind as
+//! `DIR/<kind>.json`, which is how the repository's `schema/` is made (the shipped desired
+//! state points its `$schema` comments there).
 
 use std::path::{Path, PathBuf};
 
@@ -22,10 +23,18 @@ pub enum Kind {
     Fleet,
     /// `dictionaries/*.yaml`
     Dictionary,
+    /// The document `vnfsync diff --format json` prints.
+    Plan,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Appliance, Kind::Policy, Kind::Fleet, Kind::Dictionary];
+    pub const ALL: [Kind; 5] = [
+        Kind::Appliance,
+        Kind::Policy,
+        Kind::Fleet,
+        Kind::Dictionary,
+        Kind::Plan,
+    ];
 
     /// The file name `--write` gives this kind's schema.
     pub fn file_name(self) -> &'static str {
@@ -34,6 +43,7 @@ impl Kind {
             Kind::Policy => "policy.json",
             Kind::Fleet => "fleet.json",
             Kind::Dictionary => "dictionary.json",
+            Kind::Plan => "plan.json",
         }
     }
 }
@@ -56,6 +66,7 @@ pub fn schema_of(kind: Kind) -> serde_json::Value {
         Kind::Policy => schemars::schema_for!(Policy),
         Kind::Fleet => schemars::schema_for!(FleetFile),
         Kind::Dictionary => schemars::schema_for!(Dictionary),
+        Kind::Plan => schemars::schema_for!(crate::plan::Report),
     };
     schema.to_value()
 }

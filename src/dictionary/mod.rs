@@ -1,22 +1,35 @@
-//! Vendor dictionaries: one YAML file per vendor and version (`vyos-1.4`, …) that says how the
-//! abstract desired state maps onto a device.
+//! Vendor dictionaries: one YAML file per vendor and version (`vyos-1.4`, …) holding the whole
+//! mapping from the abstract desired state to the device, as data.
 //!
 //! Owns: loading and validating dictionary files, the lookup order (the desired-state
 //! directory's own `dictionaries/` first, then the ones shipped inside the binary from the
-//! repository's `dictionaries/`), and the vendor path of each resource, which is what owned
-//! scopes are checked against. So far a dictionary declares its transports, its raw-line syntax
-//! and its resource paths; rendering of whole configs comes with the planner.
-//! Must not do IO: files arrive as text.
+//! repository's `dictionaries/`), the firmware range a dictionary is for (a parsed version
+//! requirement), the templates that render each resource kind into vendor lines ([`template`],
+//! the only minijinja user, with the contexts of [`context`]), the object paths those lines
+//! create (which name the entries of a plan), the other paths the vendor knows (which owned
+//! scopes are checked against), and the management-critical roots. A dictionary is checked
+//! whole when loaded: every template compiles, reads only variables its context has, and
+//! renders its sample within the fuel limit into lines that parse.
+//! Must not do IO (files arrive as text) and must not know any vendor's syntax in Rust: the
+//! per-version differences live in the YAML files.
+
+pub mod context;
+pub mod template;
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
+pub use context::Kind;
+use template::{TemplateError, Templates};
+
 use crate::model::Transport;
-use crate::model::decode::{Decode, Decoder, Diagnostic, FieldPath, Fields};
-use crate::model::values::{DictionaryName, Text, check_device_text};
-use crate::yaml::{self, Node, Value};
+use crate::model::decode::{Decode, Decoder, Diagnostic, FieldPath};
+use crate::model::values::{DictionaryName, ScopePath, Text, check_device_text};
+use crate::yaml::{self, Node, Pos};
 
 /// The dictionaries built into the binary, from the repository's `dictionaries/` folder.
 pub const SHIPPED: &[(&str, &str)] = &[
@@ -26,7 +39,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// The version of the dictionary format this build reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Where a dictionary came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,163 +55,426 @@ pub enum Origin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RawSyntax {
-    /// VyOS `set <path> ['value']` commands.
+    /// VyOS `set <path> ['value']` commands, read by the strict VyOS command parser.
     VyosSet,
     /// Raw lines are not supported by this vendor.
     None,
 }
 
-/// Vendor paths of the resources, as templates of words with `{placeholder}`s.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResourcePaths {
-    /// Placeholders: `{family}`, `{name}`.
-    pub rule_set: PathTemplate,
-    /// For IPv6 rule sets, where the vendor spells them differently (VyOS 1.3 `ipv6-name`);
-    /// `rule_set` is used when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_set_ipv6: Option<PathTemplate>,
-    /// Where an inbound attachment lives. Placeholders: `{family}`, `{name}`, `{interface}`.
-    pub attach_in: PathTemplate,
-    pub attach_out: PathTemplate,
-    pub attach_local: PathTemplate,
-    /// Placeholder: `{number}`.
-    pub nat_destination: PathTemplate,
-    pub nat_source: PathTemplate,
-    /// Placeholders: `{family}`, `{prefix}`.
-    pub static_route: PathTemplate,
+/// One word of a [`PathPattern`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Word {
+    Literal(String),
+    /// `{name}`: any one word, captured as `name`.
+    Capture(String),
+    /// `**` (last word only): anything below.
+    Rest,
 }
 
-/// A path template: words, each either literal or with `{placeholder}`s.
+/// A device path with placeholders: `firewall ipv4 name {rule_set} rule {number}`; a last word
+/// `**` admits any path below.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathTemplate(String);
+pub struct PathPattern {
+    text: String,
+    words: Vec<Word>,
+}
 
-impl Serialize for PathTemplate {
+impl Serialize for PathPattern {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.text)
     }
 }
 
-impl JsonSchema for PathTemplate {
+impl JsonSchema for PathPattern {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "PathTemplate".into()
+        "PathPattern".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "string", "minLength": 1})
+        schemars::json_schema!({"type": "string", "minLength": 1,
+            "description": "device path words; `{name}` matches one word, a last `**` anything below"})
     }
 }
 
-impl PathTemplate {
-    /// Fill the placeholders from `vars` and split into words.
-    pub fn render(&self, vars: &[(&str, &str)]) -> Result<Vec<String>, String> {
-        let mut out = String::with_capacity(self.0.len() + 16);
-        let mut rest = self.0.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in `{}`", self.0))?;
-            let key = &after[..close];
-            let value = vars
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| format!("unknown placeholder `{{{key}}}` in `{}`", self.0))?;
-            out.push_str(value);
-            rest = &after[close + 1..];
+impl fmt::Display for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for PathPattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        if parts.is_empty() {
+            return Err("a path needs at least one word".into());
         }
-        if rest.contains('}') {
-            return Err(format!("unmatched `}}` in `{}`", self.0));
+        let mut words = Vec::with_capacity(parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            check_device_text(p).map_err(|m| format!("path word `{p}`: {m}"))?;
+            let w = if *p == "**" {
+                if i + 1 != parts.len() {
+                    return Err(format!("`**` may only end a path, in `{s}`"));
+                }
+                Word::Rest
+            } else if let Some(name) = p.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    return Err(format!("bad placeholder `{p}` in `{s}` (use `{{name}}`)"));
+                }
+                Word::Capture(name.to_owned())
+            } else if p.contains(['{', '}', '*']) {
+                return Err(format!("bad path word `{p}` in `{s}`"));
+            } else {
+                Word::Literal((*p).to_owned())
+            };
+            words.push(w);
         }
-        out.push_str(rest);
-        Ok(out.split_whitespace().map(str::to_string).collect())
+        Ok(PathPattern {
+            text: parts.join(" "),
+            words,
+        })
+    }
+}
+
+impl PathPattern {
+    /// The number of words a path needs to match the whole pattern (`**` counts none).
+    pub fn len(&self) -> usize {
+        self.words.iter().filter(|w| **w != Word::Rest).count()
     }
 
-    fn check(&self, allowed: &[&str]) -> Result<(), String> {
-        let vars: Vec<(&str, &str)> = allowed.iter().map(|k| (*k, "x")).collect();
-        let words = self.render(&vars)?;
-        if words.is_empty() {
-            return Err("a path template needs at least one word".into());
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    fn word_matches(w: &Word, s: &str) -> bool {
+        match w {
+            Word::Literal(l) => l == s,
+            Word::Capture(_) | Word::Rest => true,
         }
-        check_device_text(&self.0)
+    }
+
+    /// The captures if `path` begins with a full match of this pattern.
+    pub fn match_prefix<S: AsRef<str>>(&self, path: &[S]) -> Option<Vec<(String, String)>> {
+        let mut caps = Vec::new();
+        for (i, w) in self.words.iter().enumerate() {
+            if *w == Word::Rest {
+                return Some(caps);
+            }
+            let word = path.get(i)?.as_ref();
+            if !Self::word_matches(w, word) {
+                return None;
+            }
+            if let Word::Capture(name) = w {
+                caps.push((name.clone(), word.to_owned()));
+            }
+        }
+        Some(caps)
+    }
+
+    /// Whether `scope` is an instance of this pattern or of a leading part of it, or lies
+    /// below a `**`: the paths this pattern makes known.
+    pub fn admits<S: AsRef<str>>(&self, scope: &[S]) -> bool {
+        for (i, s) in scope.iter().enumerate() {
+            match self.words.get(i) {
+                None => return false,
+                Some(Word::Rest) => return true,
+                Some(w) if Self::word_matches(w, s.as_ref()) => {}
+                Some(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// The leading `n` words of this pattern with the captures filled in, if all are known.
+    pub fn fill(&self, caps: &[(String, String)], n: usize) -> Option<Vec<String>> {
+        self.words
+            .iter()
+            .take(n)
+            .map(|w| match w {
+                Word::Literal(l) => Some(l.clone()),
+                Word::Capture(name) => caps.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+                Word::Rest => None,
+            })
+            .collect()
+    }
+
+    /// Placeholder names, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.words.iter().filter_map(|w| match w {
+            Word::Capture(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// Where the lines of one resource kind land: the path of the object they make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectPattern {
+    pub kind: Kind,
+    pub path: PathPattern,
+}
+
+/// The firmware versions a dictionary is for: a version requirement (`>=1.4, <1.5`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firmware {
+    text: String,
+    req: semver::VersionReq,
+}
+
+impl Serialize for Firmware {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl JsonSchema for Firmware {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Firmware".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "minLength": 1,
+            "description": "a version requirement such as `>=1.4, <1.5` (Cargo syntax)"})
+    }
+}
+
+impl fmt::Display for Firmware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for Firmware {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        semver::VersionReq::parse(s)
+            .map(|req| Firmware {
+                text: s.to_owned(),
+                req,
+            })
+            .map_err(|e| format!("`{s}` is not a version requirement (like `>=1.4, <1.5`): {e}"))
+    }
+}
+
+impl Firmware {
+    /// Whether a device's release string lies in the range; `None` when the release string
+    /// says no version this build can read.
+    pub fn admits(&self, release: &str) -> Option<bool> {
+        release_version(release).map(|v| self.req.matches(&v))
+    }
+}
+
+/// The version in a VyOS release string: `1.4.0` → 1.4.0, `1.3.8` → 1.3.8, `1.5-stream-2025-Q2`
+/// → 1.5.0, `1.4-rolling-202303160317` → 1.4.0. Rolling builds named by date
+/// (`2025.06.24-0020-rolling`) are of the current branch and read as 1.5.0, as the driver
+/// treats them.
+pub fn release_version(release: &str) -> Option<semver::Version> {
+    let r = release.trim();
+    let mut nums = Vec::new();
+    for part in r
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()?
+        .split('.')
+    {
+        if part.is_empty() {
+            break;
+        }
+        nums.push(part.parse::<u64>().ok()?);
+        if nums.len() == 3 {
+            break;
+        }
+    }
+    match nums.as_slice() {
+        [y, ..] if *y >= 2000 => Some(semver::Version::new(1, 5, 0)),
+        [a, b] => Some(semver::Version::new(*a, *b, 0)),
+        [a, b, c] => Some(semver::Version::new(*a, *b, *c)),
+        _ => None,
+    }
+}
+
+/// One template's text and where it starts in the dictionary file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct TemplateSource {
+    pub text: String,
+    /// The file line of the template's first line.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub line: u32,
+}
+
+/// The templates, one per resource kind. Each renders the `set` lines of one resource from its
+/// context (see `dictionaries/README.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSet {
+    pub group: TemplateSource,
+    pub rule_set: TemplateSource,
+    pub rule: TemplateSource,
+    pub attachment: TemplateSource,
+    pub nat_destination: TemplateSource,
+    pub nat_source: TemplateSource,
+    pub route: TemplateSource,
+}
+
+impl TemplateSet {
+    pub fn get(&self, kind: Kind) -> &TemplateSource {
+        match kind {
+            Kind::Group => &self.group,
+            Kind::RuleSet => &self.rule_set,
+            Kind::Rule => &self.rule,
+            Kind::Attachment => &self.attachment,
+            Kind::NatDestination => &self.nat_destination,
+            Kind::NatSource => &self.nat_source,
+            Kind::Route => &self.route,
+        }
     }
 }
 
 /// A vendor dictionary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dictionary {
     pub schema_version: u32,
     pub name: DictionaryName,
     pub vendor: Text,
     pub product: Text,
-    /// Firmware versions this dictionary is for, as a semver-style range (`>=1.4 <1.5`).
-    pub firmware: Text,
+    /// Firmware versions this dictionary is for; a device reporting another is refused.
+    pub firmware: Firmware,
     pub transports: Vec<Transport>,
     pub raw: RawSyntax,
-    pub paths: ResourcePaths,
+    /// Interface name prefix → the vendor's interface type (`eth` → `ethernet`).
+    pub interfaces: BTreeMap<String, String>,
+    /// The objects the templates create, by kind: what names the entries of a plan.
+    pub objects: Vec<ObjectPattern>,
+    /// Other paths this vendor version knows (for owned scopes and raw lines).
+    pub known: Vec<PathPattern>,
+    /// Roots whose whole ownership could lock operators out.
+    pub critical: Vec<ScopePath>,
+    /// The service each transport reaches the device through (`ssh` → `service ssh`).
+    pub management: BTreeMap<String, ScopePath>,
+    pub templates: TemplateSet,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub compiled: Arc<Templates>,
+    /// The file the dictionary was read from.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub file: String,
     #[serde(skip)]
     #[schemars(skip)]
     pub origin: Option<Origin>,
 }
 
-impl Dictionary {
-    /// Split a raw line into its device path words (value included), per the dictionary's syntax.
-    pub fn raw_path(&self, line: &str) -> Result<Vec<String>, String> {
-        match self.raw {
-            RawSyntax::None => Err(format!(
-                "dictionary {} does not support raw lines",
-                self.name
-            )),
-            RawSyntax::VyosSet => vyos_set_words(line),
-        }
-    }
+/// A problem rendering a template, located in the dictionary file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {error}")]
+pub struct DictionaryError {
+    pub file: String,
+    /// The file line (the template's own line mapped into the file).
+    pub line: u32,
+    pub error: TemplateError,
 }
 
-/// The words of an operator-written VyOS `set` line; quotes group words and are removed.
-fn vyos_set_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut chars = line.trim().chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        let mut word = String::new();
-        if c == '\'' || c == '"' {
-            chars.next();
-            let mut closed = false;
-            for ch in chars.by_ref() {
-                if ch == c {
-                    closed = true;
-                    break;
-                }
-                word.push(ch);
-            }
-            if !closed {
-                return Err(format!("unclosed {c} quote"));
-            }
-        } else {
-            while let Some(&ch) = chars.peek() {
-                if ch.is_whitespace() {
-                    break;
-                }
-                if ch == '\'' || ch == '"' {
-                    return Err(format!("a quote inside the word starting `{word}`"));
-                }
-                word.push(ch);
-                chars.next();
-            }
-        }
-        check_device_text(&word)?;
-        words.push(word);
+impl Dictionary {
+    /// Render the template of `kind` with `ctx`; errors name the dictionary file and line.
+    pub fn render<S: Serialize>(&self, kind: Kind, ctx: S) -> Result<String, DictionaryError> {
+        self.compiled
+            .render(kind.as_str(), ctx)
+            .map_err(|error| self.locate(kind, error))
     }
-    match words.first().map(String::as_str) {
-        Some("set") if words.len() > 1 => Ok(words.split_off(1)),
-        Some("set") => Err("`set` needs a path".into()),
-        Some(other) => Err(format!("raw lines are `set …` commands, not `{other} …`")),
-        None => Err("empty raw line".into()),
+
+    fn locate(&self, kind: Kind, error: TemplateError) -> DictionaryError {
+        let start = self.templates.get(kind).line;
+        let line = start + error.line.map_or(0, |l| l.saturating_sub(1) as u32);
+        DictionaryError {
+            file: self.file.clone(),
+            line,
+            error,
+        }
+    }
+
+    /// The vendor interface type of an interface name, by the longest matching prefix of the
+    /// `interfaces` table.
+    pub fn interface_kind(&self, name: &str) -> Option<&str> {
+        let letters: &str = name
+            .split(|c: char| c.is_ascii_digit())
+            .next()
+            .unwrap_or(name);
+        self.interfaces.get(letters).map(String::as_str)
+    }
+
+    /// The object a device path belongs to: the longest object pattern matching its start.
+    pub fn object_of<S: AsRef<str>>(
+        &self,
+        path: &[S],
+    ) -> Option<(&ObjectPattern, Vec<(String, String)>)> {
+        self.objects
+            .iter()
+            .filter_map(|o| o.path.match_prefix(path).map(|c| (o, c)))
+            .max_by_key(|(o, _)| o.path.len())
+    }
+
+    /// Whether this dictionary knows `path` (an object path, a leading part of one, or a
+    /// `known` path).
+    pub fn knows<S: AsRef<str>>(&self, path: &[S]) -> bool {
+        self.objects.iter().any(|o| o.path.admits(path))
+            || self.known.iter().any(|k| k.admits(path))
+    }
+
+    /// Where `path`, written for another version of this vendor (`other`), lives in this one:
+    /// the same object kind with the same placeholders.
+    pub fn translate<S: AsRef<str>>(&self, other: &Dictionary, path: &[S]) -> Option<Vec<String>> {
+        for o in &other.objects {
+            if !o.path.admits(path) {
+                continue;
+            }
+            let caps: Vec<(String, String)> = o
+                .path
+                .words
+                .iter()
+                .zip(path)
+                .filter_map(|(w, s)| match w {
+                    Word::Capture(n) => Some((n.clone(), s.as_ref().to_owned())),
+                    _ => None,
+                })
+                .collect();
+            let wanted: Vec<&str> = caps.iter().map(|(k, _)| k.as_str()).collect();
+            for mine in self.objects.iter().filter(|m| m.kind == o.kind) {
+                // The shortest leading part of `mine` holding the same placeholders.
+                let mut n = 0;
+                let mut seen = 0;
+                for w in &mine.path.words {
+                    if seen == wanted.len() && !wanted.is_empty() {
+                        break;
+                    }
+                    n += 1;
+                    if let Word::Capture(name) = w {
+                        if wanted.contains(&name.as_str()) {
+                            seen += 1;
+                        } else {
+                            n = usize::MAX;
+                            break;
+                        }
+                    }
+                }
+                if n == usize::MAX || seen != wanted.len() {
+                    continue;
+                }
+                if wanted.is_empty() {
+                    n = path.len().min(mine.path.len());
+                }
+                if let Some(words) = mine.path.fill(&caps, n)
+                    && self.knows(&words)
+                    && words
+                        .iter()
+                        .map(String::as_str)
+                        .ne(path.iter().map(AsRef::as_ref))
+                {
+                    return Some(words);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -211,97 +487,170 @@ impl Decode for RawSyntax {
     }
 }
 
-impl Decode for PathTemplate {
-    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
-        String::decode(d, node, path).map(PathTemplate)
-    }
-}
-
-impl Decode for ResourcePaths {
-    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
-        let mut f = d.fields(node, path)?;
-        let get = |d: &mut Decoder,
-                   f: &mut Fields<'_>,
-                   key: &'static str,
-                   allowed: &[&str]|
-         -> Option<PathTemplate> {
-            let n = f.node(key);
-            let t = f.req::<PathTemplate>(d, key)?;
-            if let (Err(m), Some(n)) = (t.check(allowed), n) {
-                d.error(n.pos, &path.key(key), m);
-                return None;
+macro_rules! decode_from_str {
+    ($t:ty) => {
+        impl Decode for $t {
+            fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+                let text = String::decode(d, node, path)?;
+                match text.parse() {
+                    Ok(v) => Some(v),
+                    Err(m) => {
+                        d.error(node.pos, path, m);
+                        None
+                    }
+                }
             }
-            Some(t)
-        };
-        let rule_set = get(d, &mut f, "rule_set", &["family", "name"]);
-        let rule_set_ipv6 = if f.has("rule_set_ipv6") {
-            get(d, &mut f, "rule_set_ipv6", &["family", "name"]).map(Some)
-        } else {
-            Some(None)
-        };
-        let attach_in = get(d, &mut f, "attach_in", &["family", "name", "interface"]);
-        let attach_out = get(d, &mut f, "attach_out", &["family", "name", "interface"]);
-        let attach_local = get(d, &mut f, "attach_local", &["family", "name", "interface"]);
-        let nat_destination = get(d, &mut f, "nat_destination", &["number"]);
-        let nat_source = get(d, &mut f, "nat_source", &["number"]);
-        let static_route = get(d, &mut f, "static_route", &["family", "prefix"]);
+        }
+    };
+}
+decode_from_str!(PathPattern);
+decode_from_str!(Firmware);
+
+impl Decode for Kind {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let c = d.choice(node, path, &names)?;
+        Kind::ALL.into_iter().find(|k| k.as_str() == c)
+    }
+}
+
+impl Decode for ObjectPattern {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let kind = f.req(d, "kind");
+        let p = f.req(d, "path");
         f.finish(d);
-        Some(ResourcePaths {
-            rule_set: rule_set?,
-            rule_set_ipv6: rule_set_ipv6?,
-            attach_in: attach_in?,
-            attach_out: attach_out?,
-            attach_local: attach_local?,
-            nat_destination: nat_destination?,
-            nat_source: nat_source?,
-            static_route: static_route?,
+        Some(ObjectPattern {
+            kind: kind?,
+            path: p?,
         })
     }
 }
 
-impl Decode for Dictionary {
-    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
-        let mut f = d.fields(node, path)?;
-        let version = f.node("schema_version");
-        let schema_version = f.req::<u32>(d, "schema_version");
-        if let (Some(v), Some(n)) = (schema_version, version)
-            && v != SCHEMA_VERSION
-        {
-            d.error(
-                n.pos,
-                &path.key("schema_version"),
-                format!("schema_version {v} is not supported (this build reads {SCHEMA_VERSION})"),
-            );
+/// Decodes the template texts; `text` is the whole file, to find where each template starts.
+fn decode_templates(
+    d: &mut Decoder,
+    node: &Node,
+    path: &FieldPath,
+    text: &str,
+) -> Option<TemplateSet> {
+    let mut f = d.fields(node, path)?;
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut one = |d: &mut Decoder, key: &'static str| -> Option<TemplateSource> {
+        let n = f.node(key);
+        let t = f.req::<String>(d, key)?;
+        let n = n?;
+        // A block scalar (`|`) starts on the line after its indicator.
+        let at = lines
+            .get(n.pos.line as usize - 1)
+            .and_then(|l| l.get(n.pos.column as usize - 1..))
+            .unwrap_or("");
+        let line = if at.starts_with('|') || at.starts_with('>') {
+            n.pos.line + 1
+        } else {
+            n.pos.line
+        };
+        Some(TemplateSource { text: t, line })
+    };
+    let group = one(d, "group");
+    let rule_set = one(d, "rule_set");
+    let rule = one(d, "rule");
+    let attachment = one(d, "attachment");
+    let nat_destination = one(d, "nat_destination");
+    let nat_source = one(d, "nat_source");
+    let route = one(d, "route");
+    f.finish(d);
+    Some(TemplateSet {
+        group: group?,
+        rule_set: rule_set?,
+        rule: rule?,
+        attachment: attachment?,
+        nat_destination: nat_destination?,
+        nat_source: nat_source?,
+        route: route?,
+    })
+}
+
+/// Globals minijinja provides to every template.
+const BUILTINS: [&str; 5] = ["range", "dict", "namespace", "debug", "loop"];
+
+/// Compile every template and prove it on its sample: variables exist, the fuel lasts, and
+/// every line parses as a `set` command. Errors are recorded at the template's file line.
+fn compile(
+    d: &mut Decoder,
+    file: &str,
+    set: &TemplateSet,
+    templates_pos: Pos,
+) -> Option<Templates> {
+    let mut t = Templates::new();
+    let mut ok = true;
+    let at = |line: u32| Pos::new(line, 1);
+    for kind in Kind::ALL {
+        let src = set.get(kind);
+        let path = FieldPath::root().key("templates").key(kind.as_str());
+        if let Err(e) = t.add(kind.as_str(), &src.text) {
+            let line = src.line + e.line.map_or(0, |l| l.saturating_sub(1) as u32);
+            d.error(at(line), &path, e.message);
+            ok = false;
+            continue;
         }
-        let name = f.req(d, "name");
-        let vendor = f.req(d, "vendor");
-        let product = f.req(d, "product");
-        let firmware = f.req(d, "firmware");
-        let transports = f.req::<Vec<Transport>>(d, "transports");
-        let raw = f.req(d, "raw");
-        let paths = f.req(d, "paths");
-        let pos = f.pos();
-        f.finish(d);
-        if transports.as_ref().is_some_and(Vec::is_empty) {
-            d.error(
-                pos,
-                &path.key("transports"),
-                "a dictionary needs at least one transport",
-            );
-            return None;
+        let sample = kind.sample();
+        for var in t.variables(kind.as_str()) {
+            let root = var.split('.').next().unwrap_or(&var);
+            if BUILTINS.contains(&root) {
+                continue;
+            }
+            if !context::has_variable(&sample, &var) {
+                let known: Vec<String> = match &sample {
+                    serde_json::Value::Object(m) => m.keys().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                d.error(
+                    at(src.line),
+                    &path,
+                    format!(
+                        "unknown variable `{var}`: the {} template's context has {}",
+                        kind.as_str(),
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                ok = false;
+            }
         }
-        Some(Dictionary {
-            schema_version: schema_version.filter(|v| *v == SCHEMA_VERSION)?,
-            name: name?,
-            vendor: vendor?,
-            product: product?,
-            firmware: firmware?,
-            transports: transports?,
-            raw: raw?,
-            paths: paths?,
-            origin: None,
-        })
+        if !ok {
+            continue;
+        }
+        match t.render(kind.as_str(), &sample) {
+            Err(e) => {
+                let line = src.line + e.line.map_or(0, |l| l.saturating_sub(1) as u32);
+                d.error(
+                    at(line),
+                    &path,
+                    format!("on the sample {}: {}", kind.as_str(), e.message),
+                );
+                ok = false;
+            }
+            Ok(out) => {
+                if let Err(e) = crate::render::parse_lines(&out) {
+                    d.error(
+                        at(src.line),
+                        &path,
+                        format!(
+                            "on the sample {}, the output does not parse: {e}",
+                            kind.as_str()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
     }
+    let _ = (file, templates_pos);
+    ok.then_some(t)
 }
 
 /// Parse and validate one dictionary file. `file` names it in messages.
@@ -314,37 +663,107 @@ pub fn parse(file: &str, text: &str, origin: Origin) -> Result<Dictionary, Vec<D
             return Err(d.into_diagnostics());
         }
     };
-    let dict = Dictionary::decode(&mut d, &node, &FieldPath::root());
-    match dict {
-        Some(mut dict) if !d.has_errors() => {
-            let stem = file.rsplit('/').next().unwrap_or(file);
-            let stem = stem.trim_end_matches(".yaml").trim_end_matches(".yml");
-            if stem != dict.name.as_str() {
-                let at = match &node.value {
-                    Value::Map(entries) => entries
-                        .iter()
-                        .find(|(k, _)| k.value == Value::Str("name".into()))
-                        .map_or(node.pos, |(_, v)| v.pos),
-                    _ => node.pos,
-                };
-                d.error(
-                    at,
-                    &FieldPath::root().key("name"),
-                    format!(
-                        "dictionary `{}` must be in a file named `{}.yaml`",
-                        dict.name, dict.name
-                    ),
-                );
-                return Err(d.into_diagnostics());
-            }
-            dict.origin = Some(origin);
-            Ok(dict)
+    let path = FieldPath::root();
+    let Some(mut f) = d.fields(&node, &path) else {
+        return Err(d.into_diagnostics());
+    };
+    let version = f.node("schema_version");
+    let schema_version = f.req::<u32>(&mut d, "schema_version");
+    if let (Some(v), Some(n)) = (schema_version, version)
+        && v != SCHEMA_VERSION
+    {
+        d.error(
+            n.pos,
+            &path.key("schema_version"),
+            format!("schema_version {v} is not supported (this build reads {SCHEMA_VERSION})"),
+        );
+    }
+    let name_node = f.node("name");
+    let name = f.req::<DictionaryName>(&mut d, "name");
+    let vendor = f.req(&mut d, "vendor");
+    let product = f.req(&mut d, "product");
+    let firmware = f.req::<Firmware>(&mut d, "firmware");
+    let transports = f.req::<Vec<Transport>>(&mut d, "transports");
+    let raw = f.req(&mut d, "raw");
+    let interfaces = f.req::<BTreeMap<String, String>>(&mut d, "interfaces");
+    let objects = f.req::<Vec<ObjectPattern>>(&mut d, "objects");
+    let known = f.or_default::<Vec<PathPattern>>(&mut d, "known");
+    let critical = f.or_default::<Vec<ScopePath>>(&mut d, "critical");
+    let management = f.or_default::<BTreeMap<String, ScopePath>>(&mut d, "management");
+    let templates_node = f.node("templates");
+    let pos = f.pos();
+    f.finish(&mut d);
+    let templates = match templates_node {
+        Some(n) => decode_templates(&mut d, n, &path.key("templates"), text),
+        None => {
+            d.error(pos, &path, "missing required field `templates`");
+            None
         }
+    };
+    if transports.as_ref().is_some_and(Vec::is_empty) {
+        d.error(
+            pos,
+            &path.key("transports"),
+            "a dictionary needs at least one transport",
+        );
+    }
+    if let Some(m) = &management {
+        for k in m.keys() {
+            if !["ssh", "vyos-http", "rest"].contains(&k.as_str()) {
+                d.error(
+                    pos,
+                    &path.key("management").key(k),
+                    format!("unknown transport `{k}`"),
+                );
+            }
+        }
+    }
+    if let (Some(n), Some(name)) = (name_node, &name) {
+        let stem = file.rsplit('/').next().unwrap_or(file);
+        let stem = stem.trim_end_matches(".yaml").trim_end_matches(".yml");
+        if stem != name.as_str() {
+            d.error(
+                n.pos,
+                &path.key("name"),
+                format!("dictionary `{name}` must be in a file named `{name}.yaml`"),
+            );
+        }
+    }
+    if d.has_errors() {
+        return Err(d.into_diagnostics());
+    }
+    let (Some(templates), Some(templates_node)) = (templates, templates_node) else {
+        return Err(d.into_diagnostics());
+    };
+    let compiled = compile(&mut d, file, &templates, templates_node.pos);
+    let built = (|| {
+        Some(Dictionary {
+            schema_version: schema_version?,
+            name: name?,
+            vendor: vendor?,
+            product: product?,
+            firmware: firmware?,
+            transports: transports?,
+            raw: raw?,
+            interfaces: interfaces?,
+            objects: objects?,
+            known: known?,
+            critical: critical?,
+            management: management?,
+            templates,
+            compiled: Arc::new(compiled?),
+            file: file.to_owned(),
+            origin: Some(origin),
+        })
+    })();
+    match built {
+        Some(dict) if !d.has_errors() => Ok(dict),
         _ => Err(d.into_diagnostics()),
     }
 }
 
-/// The dictionaries in effect: the desired state's own, then the shipped ones not overridden.
+/// The dictionaries in effect: the desired state's own (`dictionaries/*.yaml` of `own`, as
+/// file name and text), then the shipped ones not overridden.
 pub fn load_all(own: &[(&str, &str)]) -> (BTreeMap<String, Dictionary>, Vec<Diagnostic>) {
     let mut out = BTreeMap::new();
     let mut diags = Vec::new();
@@ -368,6 +787,32 @@ pub fn load_all(own: &[(&str, &str)]) -> (BTreeMap<String, Dictionary>, Vec<Diag
         }
     }
     (out, diags)
+}
+
+/// The dictionaries of a desired state read into memory: its own `dictionaries/` files, then
+/// the shipped ones.
+pub fn load_from(
+    files: &crate::source::SourceFiles,
+) -> (BTreeMap<String, Dictionary>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut own: Vec<(&str, &str)> = Vec::new();
+    for (name, bytes) in files.in_folder("dictionaries") {
+        match std::str::from_utf8(bytes) {
+            Ok(t) => own.push((name, t)),
+            Err(_) => {
+                let mut d = Decoder::new(name);
+                d.error(
+                    Pos::new(1, 1),
+                    &FieldPath::root(),
+                    "file is not valid UTF-8",
+                );
+                diags.extend(d.into_diagnostics());
+            }
+        }
+    }
+    let (dicts, more) = load_all(&own);
+    diags.extend(more);
+    (dicts, diags)
 }
 
 type Parsed = Result<Dictionary, Vec<Diagnostic>>;
@@ -396,7 +841,7 @@ mod tests {
     #[test]
     fn shipped_dictionaries_are_valid() {
         let (dicts, diags) = load_all(&[]);
-        assert!(diags.is_empty(), "{diags:?}");
+        assert!(diags.is_empty(), "{diags:#?}");
         assert_eq!(
             dicts.keys().collect::<Vec<_>>(),
             vec!["vyos-1.3", "vyos-1.4", "vyos-1.5"]
@@ -404,80 +849,58 @@ mod tests {
     }
 
     #[test]
-    fn templates_render_and_reject_unknown_placeholders() {
-        let t = PathTemplate("firewall {family} name {name}".into());
+    fn patterns_match_admit_and_fill() {
+        let p: PathPattern = "firewall ipv4 name {rule_set} rule {number}"
+            .parse()
+            .expect("ok");
+        let path = ["firewall", "ipv4", "name", "WAN", "rule", "10", "action"];
         assert_eq!(
-            t.render(&[("family", "ipv4"), ("name", "WAN")])
-                .expect("ok"),
-            vec!["firewall", "ipv4", "name", "WAN"]
-        );
-        assert!(
-            t.render(&[("name", "WAN")])
-                .unwrap_err()
-                .contains("unknown placeholder `{family}`")
-        );
-        assert!(PathTemplate("a {b".into()).render(&[]).is_err());
-    }
-
-    #[test]
-    fn bad_dictionary_reports_every_problem() {
-        let text = "schema_version: 2\nname: vyos-9\nvendor: vyos\nproduct: VyOS\nfirmware: any\ntransports: [ssh, telnet]\nraw: vyos-set\npaths:\n  rule_set: \"firewall {colour} name {name}\"\n";
-        let errs: Vec<String> = parse("dictionaries/vyos-9.yaml", text, Origin::Shipped)
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert!(
-            errs.iter().any(|e| e
-                .starts_with("dictionaries/vyos-9.yaml:1:17: schema_version: schema_version 2")),
-            "{errs:?}"
-        );
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("transports[1]: unknown value `telnet`")),
-            "{errs:?}"
-        );
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("paths.rule_set: unknown placeholder `{colour}`")),
-            "{errs:?}"
-        );
-        assert!(
-            errs.iter()
-                .any(|e| e.contains("missing required field `attach_in`")),
-            "{errs:?}"
-        );
-    }
-
-    #[test]
-    fn raw_vyos_lines() {
-        assert_eq!(
-            vyos_set_words("set system ntp server 'time.example.net'"),
-            Ok(vec![
-                "system".into(),
-                "ntp".into(),
-                "server".into(),
-                "time.example.net".into()
+            p.match_prefix(&path),
+            Some(vec![
+                ("rule_set".into(), "WAN".into()),
+                ("number".into(), "10".into())
             ])
         );
+        assert!(p.match_prefix(&path[..4]).is_none());
+        assert!(p.admits(&["firewall", "ipv4", "name", "X"]));
+        assert!(!p.admits(&["firewall", "name", "X"]));
+        let rest: PathPattern = "system **".parse().expect("ok");
+        assert!(rest.admits(&["system", "ntp", "server"]));
+        assert!(!rest.admits(&["frobnicate"]));
+        assert!("a ** b".parse::<PathPattern>().is_err());
+        assert!("a {B}".parse::<PathPattern>().is_err());
+    }
+
+    #[test]
+    fn release_versions() {
+        let v = |s: &str| release_version(s).map(|v| v.to_string());
+        assert_eq!(v("1.4.0").as_deref(), Some("1.4.0"));
+        assert_eq!(v("1.3.8").as_deref(), Some("1.3.8"));
+        assert_eq!(v("1.5-stream-2025-Q2").as_deref(), Some("1.5.0"));
+        assert_eq!(v("1.4-rolling-202303160317").as_deref(), Some("1.4.0"));
+        assert_eq!(v("2025.06.24-0020-rolling").as_deref(), Some("1.5.0"));
+        assert_eq!(v("equuleus"), None);
+        let f: Firmware = ">=1.4, <1.5".parse().expect("req");
+        assert_eq!(f.admits("1.4.0"), Some(true));
+        assert_eq!(f.admits("1.3.8"), Some(false));
+        assert!("any".parse::<Firmware>().is_err());
+    }
+
+    #[test]
+    fn scopes_translate_across_versions() {
+        let (dicts, _) = load_all(&[]);
+        let (v13, v14) = (&dicts["vyos-1.3"], &dicts["vyos-1.4"]);
+        assert!(!v14.knows(&["firewall", "name", "X"]));
+        assert!(v14.knows(&["firewall", "ipv4", "name", "X"]));
         assert_eq!(
-            vyos_set_words("set system login banner post-login \"Authorised use only\"")
-                .expect("ok")
-                .last()
-                .map(String::as_str),
-            Some("Authorised use only")
+            v14.translate(v13, &["firewall", "name", "X"]),
+            Some(vec![
+                "firewall".into(),
+                "ipv4".into(),
+                "name".into(),
+                "X".into()
+            ])
         );
-        assert!(
-            vyos_set_words("delete system ntp")
-                .unwrap_err()
-                .contains("not `delete")
-        );
-        assert!(vyos_set_words("set a 'b").unwrap_err().contains("unclosed"));
-        assert!(vyos_set_words("set a b'c'").is_err());
-        assert!(
-            vyos_set_words("set a \"it's\"")
-                .unwrap_err()
-                .contains("single quote")
-        );
+        assert!(!v14.knows(&["frobnicate", "widgets"]));
     }
 }

@@ -7,13 +7,20 @@
 //! `VNF_*` codes with a retryable flag and the device's own message.
 //! Must not plan (what to change is decided before a driver sees it), journal, or log secrets.
 
+pub mod any;
+pub mod mode;
+pub mod probe;
 pub mod secret;
 pub mod store;
 pub mod vyos;
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::vyos::{Command, ConfigTree};
+use crate::vyos::{Command, ConfigTree, Path};
+
+pub use any::AnyDriver;
+pub use mode::{CommitPlan, Reverter, commit_mode};
 
 /// The error codes of the charter, as journal and API show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -108,6 +115,25 @@ pub enum DriverError {
     },
     #[error("{appliance}: unreachable: {message}")]
     Unreachable { appliance: String, message: String },
+    /// The request was sent and the answer lost (the session died after the script went out,
+    /// a timeout or a dropped connection mid-request): the change may or may not have landed.
+    /// Never retried blindly; the caller resolves it by reading the device.
+    #[error("{appliance}: {during}: the outcome is unknown: {message}")]
+    OutcomeUnknown {
+        appliance: String,
+        during: String,
+        message: String,
+    },
+    /// Plan pinning: the owned scopes of the running config no longer hash to the plan's base
+    /// (someone changed the device between plan and apply). Nothing was written; re-plan.
+    #[error(
+        "{appliance}: the running config changed since the plan was made (owned scopes hash {found}, the plan was made on {expected}); nothing was written"
+    )]
+    BaseMoved {
+        appliance: String,
+        expected: String,
+        found: String,
+    },
     #[error("{appliance}: {during}: device at capacity: {message}")]
     Capacity {
         appliance: String,
@@ -135,7 +161,8 @@ impl DriverError {
             DriverError::Auth { .. } | DriverError::HostKey { .. } | DriverError::Secret { .. } => {
                 ErrorCode::Auth
             }
-            DriverError::Conflict { .. } => ErrorCode::Conflict,
+            DriverError::Conflict { .. } | DriverError::BaseMoved { .. } => ErrorCode::Conflict,
+            DriverError::OutcomeUnknown { .. } => ErrorCode::Unreachable,
             DriverError::Rejected { .. }
             | DriverError::CommitFailed { .. }
             | DriverError::Plan { .. }
@@ -158,6 +185,11 @@ impl DriverError {
             DriverError::Upstream { retryable, .. } => *retryable,
             _ => false,
         }
+    }
+
+    /// Whether the change may or may not have landed (resolve by reading the device).
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, DriverError::OutcomeUnknown { .. })
     }
 
     /// The device's own words, where it said something.
@@ -205,15 +237,47 @@ pub struct DeviceInfo {
     pub confirm_fallback: ConfirmFallback,
     /// Whether the transport can arm commit-confirm itself (the HTTP API only on new 1.5).
     pub confirm_on_transport: bool,
+    /// The unit the device counts a confirm window in (VyOS: whole minutes).
+    pub confirm_unit: Duration,
+    /// Whether the transport carries a commit comment (VyOS's HTTP API has no field for it).
+    pub comment_on_transport: bool,
 }
 
 /// How to apply a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApplyOptions {
-    /// Commit under commit-confirm with this window (rounded up to whole minutes on VyOS).
+    /// Commit under commit-confirm with this window (rounded up to the device's unit). Only
+    /// read when `mode` is `None`.
     pub confirm_window: Option<Duration>,
     /// The commit comment; carries `vnfsync <git commit id>`.
     pub comment: String,
+    /// Whether to save after the confirm (`save: never` in the desired state). Only read when
+    /// `mode` is `None`.
+    pub save: crate::model::SavePolicy,
+    /// The commit mode decided before the write ([`commit_mode`]), as the journal's intent
+    /// records it. `None`: the driver decides it the same way from `confirm_window` and `save`.
+    /// A mode that no longer fits the device (its version changed) is refused.
+    pub mode: Option<CommitPlan>,
+    /// Plan pinning: refuse with [`DriverError::BaseMoved`] unless the running config's owned
+    /// scopes still hash to this.
+    pub pin: Option<Pin>,
+}
+
+/// The base a plan was made on: its owned scopes and their hash (`render::tree_hash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub scopes: Vec<Path>,
+    pub base_hash: String,
+}
+
+/// What `confirm` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmOutcome {
+    /// A pending commit-confirm was stopped: the change stands.
+    Stopped,
+    /// Nothing was pending: the change already reverted (the timer fired) or was never armed.
+    NothingPending,
 }
 
 /// Who reverts the change if it is not confirmed in time.
@@ -241,6 +305,8 @@ pub enum ApplyOutcome {
     Committed {
         confirm: ConfirmState,
         saved_before: bool,
+        /// Whether the commit comment reached the device (not over VyOS's HTTP API).
+        comment_carried: bool,
     },
 }
 
@@ -260,6 +326,9 @@ pub struct ProbeReport {
     pub reachable: bool,
     pub latency: Duration,
 }
+
+/// What an op-mode command printed.
+pub type OpOutput = String;
 
 /// Take a snapshot on the device and keep its config.boot text in the local store too, as
 /// `<store>/<appliance>/<time>-<commit>.boot`; returns the snapshot and the stored file.
@@ -293,28 +362,35 @@ pub async fn snapshot_to_store<D: Driver>(
 }
 
 /// What every appliance driver does. One writer per appliance: the caller never runs two
-/// operations of one driver at once (hence `&mut self`).
-#[allow(async_fn_in_trait)]
-pub trait Driver {
+/// operations of one driver at once (hence `&mut self`). Every future is `Send`, so an engine
+/// task can hold any driver; [`AnyDriver`] is the enum a mixed fleet holds.
+pub trait Driver: Send {
     /// The running (active) configuration.
-    async fn fetch(&mut self) -> Result<ConfigTree>;
+    fn fetch(&mut self) -> impl Future<Output = Result<ConfigTree>> + Send;
     /// Version and capabilities (cached after the first call).
-    async fn info(&mut self) -> Result<DeviceInfo>;
+    fn info(&mut self) -> impl Future<Output = Result<DeviceInfo>> + Send;
     /// Apply `plan` as one transaction. A plan already in place makes no write.
-    async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome>;
-    /// Confirm a pending commit-confirm.
-    async fn confirm(&mut self) -> Result<()>;
+    fn apply(
+        &mut self,
+        plan: &[Command],
+        options: &ApplyOptions,
+    ) -> impl Future<Output = Result<ApplyOutcome>> + Send;
+    /// Confirm a pending commit-confirm, telling a stopped timer from nothing pending.
+    fn confirm(&mut self) -> impl Future<Output = Result<ConfirmOutcome>> + Send;
     /// When the commit-confirm this driver armed runs out, if it is still pending. VyOS has no
     /// side-effect-free query for it (reference/vyos.md §5.4: the only probe is `confirm`
     /// itself), so this is the driver's own record; after a restart the journal's record of the
     /// armed deadline is the authority.
     fn confirm_pending(&self) -> Option<tokio::time::Instant>;
     /// Persist the running config (boot config).
-    async fn save(&mut self) -> Result<()>;
+    fn save(&mut self) -> impl Future<Output = Result<()>> + Send;
     /// Take a snapshot on the device and return its text.
-    async fn snapshot(&mut self, id: &str) -> Result<Snapshot>;
-    /// Return to a snapshot: load it and commit, without a reboot.
-    async fn restore(&mut self, snapshot: &Snapshot) -> Result<()>;
-    /// Reachability and latency over a fresh connection.
-    async fn probe(&mut self) -> Result<ProbeReport>;
+    fn snapshot(&mut self, id: &str) -> impl Future<Output = Result<Snapshot>> + Send;
+    /// Return to a snapshot: load it and commit, without a reboot. When the device's copy is
+    /// gone, the snapshot's text is applied instead (the difference as one commit).
+    fn restore(&mut self, snapshot: &Snapshot) -> impl Future<Output = Result<()>> + Send;
+    /// Reachability and latency over a fresh connection (never a pooled one).
+    fn probe(&mut self) -> impl Future<Output = Result<ProbeReport>> + Send;
+    /// Run an op-mode command (`show interfaces`) and return what it printed.
+    fn op(&mut self, words: &[String]) -> impl Future<Output = Result<OpOutput>> + Send;
 }

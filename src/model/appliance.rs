@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::decode::{Decode, Decoder, FieldPath, Located, int_in};
-use super::resources::Resources;
+use super::resources::{ExistingGroup, Resources};
 use super::values::{
     CertFingerprint, DictionaryName, Host, HostKeyPin, LabelKey, Name, Port, ProbeCommand,
     ScopePath, SecretRef, Span, Text,
@@ -40,6 +40,14 @@ pub struct Appliance {
     /// Default drift policy of the owned scopes.
     #[serde(default)]
     pub drift: DriftPolicy,
+    /// Firewall groups already on the device that rules may reference without defining them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_groups: Vec<ExistingGroup>,
+    /// Owning a whole management-critical root (`system`, `service`, `interfaces`, `system
+    /// login`, the management service) prunes everything an operator configured there and can
+    /// lock everyone out; it is refused unless this is `true`.
+    #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
+    pub allow_broad_ownership: bool,
     /// Names of policies (files in `policies/`) whose resources this appliance also carries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Name>,
@@ -219,6 +227,9 @@ pub enum DriftPolicy {
 pub struct OwnedScope {
     pub path: ScopePath,
     pub drift: DriftPolicy,
+    /// Where the scope is written (for the checks that need the dictionary).
+    #[serde(skip)]
+    pub at: Located,
 }
 
 impl JsonSchema for OwnedScope {
@@ -539,10 +550,12 @@ impl OwnedScope {
         path: &FieldPath,
         default: DriftPolicy,
     ) -> Option<Self> {
+        let at = d.locate(node, path);
         if let Value::Str(_) = node.value {
             return ScopePath::decode(d, node, path).map(|p| OwnedScope {
                 path: p,
                 drift: default,
+                at,
             });
         }
         let mut f = d.fields(node, path)?;
@@ -554,6 +567,7 @@ impl OwnedScope {
         Some(OwnedScope {
             path: p?,
             drift: drift.unwrap_or(default),
+            at,
         })
     }
 }
@@ -836,6 +850,8 @@ impl Appliance {
         } else {
             Some(Vec::new())
         };
+        let existing_groups = f.or_default::<Vec<ExistingGroup>>(d, "existing_groups");
+        let allow_broad_ownership = f.or_default::<bool>(d, "allow_broad_ownership");
         let resources = Resources::decode_fields(d, &mut f);
         f.finish(d);
         let mut labels = labels?;
@@ -851,6 +867,8 @@ impl Appliance {
             commit: commit?,
             health: health?,
             drift: drift?,
+            existing_groups: existing_groups?,
+            allow_broad_ownership: allow_broad_ownership?,
             policies: policies?,
             resources: resources?,
             at,

@@ -5,8 +5,8 @@
 //! [`Diagnostic`] found (file, line, column, field path, message), never just the first. Parsing
 //! goes through `crate::yaml` (budgets), decoding through [`decode`], per-value rules live in
 //! [`values`], cross-file rules in [`validate`].
-//! Must not do IO (files arrive in memory) and must not know vendor syntax beyond asking the
-//! dictionary for resource paths.
+//! Must not do IO (files arrive in memory) and must not know vendor syntax: checks that need a
+//! dictionary (owned scopes, rendering, raw lines) run in `crate::render::check`, one layer up.
 
 pub mod appliance;
 pub mod decode;
@@ -23,11 +23,11 @@ pub use appliance::{
 };
 pub use decode::Diagnostic;
 pub use resources::{
-    Action, Attachment, ConnState, Direction, Nat, NatDestination, NatSource, Protocol, RawLine,
-    Resources, Rule, RuleSet, SourceTranslation, StaticRoute, TrafficMatch,
+    Action, Attachment, ConnState, Direction, ExistingGroup, Group, GroupKind, Nat, NatDestination,
+    NatSource, Protocol, RawLine, Resources, Rule, RuleSet, SourceTranslation, StaticRoute,
+    TrafficMatch,
 };
 
-use crate::dictionary::{self, Dictionary};
 use crate::source::{FLEET_FILE, SourceFiles};
 use crate::yaml::{self, MAX_FILE_BYTES};
 use decode::{Decode, Decoder, FieldPath};
@@ -40,8 +40,6 @@ pub struct DesiredState {
     pub appliances: Vec<Appliance>,
     /// Policies by name.
     pub policies: BTreeMap<String, Policy>,
-    /// Dictionaries in effect (own first, then shipped), by name.
-    pub dictionaries: BTreeMap<String, Dictionary>,
     /// The commit the state was read from, if any.
     pub commit: Option<String>,
 }
@@ -66,7 +64,7 @@ impl DesiredState {
 }
 
 /// Parse one file's text into a positioned tree, or record why not.
-fn parse_file<'a>(d: &mut Decoder, bytes: &'a [u8]) -> Option<(yaml::Node, &'a str)> {
+pub(crate) fn parse_file<'a>(d: &mut Decoder, bytes: &'a [u8]) -> Option<(yaml::Node, &'a str)> {
     let root = FieldPath::root();
     if bytes.len() > MAX_FILE_BYTES {
         d.error(
@@ -129,19 +127,6 @@ pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState,
         }
     };
 
-    let own: Vec<(&str, String)> = files
-        .in_folder("dictionaries")
-        .filter_map(|(name, bytes)| {
-            let mut d = Decoder::new(name);
-            let text = parse_file(&mut d, bytes).map(|(_, t)| t.to_string());
-            diags.extend(d.into_diagnostics());
-            text.map(|t| (name, t))
-        })
-        .collect();
-    let own_refs: Vec<(&str, &str)> = own.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let (dictionaries, dict_diags) = dictionary::load_all(&own_refs);
-    diags.extend(dict_diags);
-
     let mut policies: Vec<Policy> = Vec::new();
     // Policies that failed to load, by the name of their file and by the name they give.
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
@@ -193,7 +178,7 @@ pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState,
     }
 
     let policies = validate::unique_policies(policies, &mut diags);
-    validate::check_with(&appliances, &policies, &failed, &dictionaries, &mut diags);
+    validate::check_with(&appliances, &policies, &failed, &mut diags);
 
     if !diags.is_empty() {
         diags.sort();
@@ -204,7 +189,6 @@ pub fn load_with(files: &SourceFiles, opts: LoadOptions) -> Result<DesiredState,
         fleet: fleet.unwrap_or_default(),
         appliances,
         policies,
-        dictionaries,
         commit: files.commit.clone(),
     })
 }
@@ -538,16 +522,6 @@ mod tests {
     }
 
     #[test]
-    fn raw_lines_need_a_raw_syntax_and_a_scope() {
-        assert!(check("raw: [\"set system ntp server 'ntp.example.net'\"]\n").is_ok());
-        assert!(err("raw: ['delete system ntp']\n").contains("raw lines are `set …` commands"));
-        assert!(
-            err("raw: ['set service ssh port 2222']\n")
-                .contains("is outside the scopes appliance `a` owns: `service ssh port 2222`")
-        );
-    }
-
-    #[test]
     fn raw_lines_never_carry_a_literal_secret() {
         let e = err(
             "raw: [\"set system login user ops authentication plaintext-password 'hunter2'\"]\n",
@@ -570,25 +544,6 @@ mod tests {
         // A name that merely ends like a secret leaf, as a tag value, is no secret.
         assert!(check("raw: [\"set system ntp server monkey\"]\n").is_ok());
         assert!(check("raw: [\"set system login banner pre-login 'key'\"]\n").is_ok());
-    }
-
-    #[test]
-    fn a_repo_dictionary_overrides_the_shipped_one() {
-        let dict = "schema_version: 1\nname: vyos-1.4\nvendor: vyos\nproduct: VyOS\nfirmware: any\ntransports: [ssh]\nraw: none\npaths:\n  rule_set: \"firewall {family} name {name}\"\n  attach_in: a\n  attach_out: a\n  attach_local: a\n  nat_destination: n\n  nat_source: n\n  static_route: r\n";
-        let e = check_with(HEAD, &[("dictionaries/vyos-1.4.yaml", dict)])
-            .expect_err("transport")
-            .join("");
-        assert!(
-            e.contains("does not support transport vyos-http (it supports: ssh)"),
-            "{e}"
-        );
-        let wrong_file = check_with(HEAD, &[("dictionaries/mine.yaml", dict)])
-            .expect_err("file name")
-            .join("");
-        assert!(
-            wrong_file.contains("must be in a file named `vyos-1.4.yaml`"),
-            "{wrong_file}"
-        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The resources an appliance carries: firewall rule sets, NAT rules, static routes, raw lines.
+//! The resources an appliance carries: firewall groups and rule sets, NAT rules, static routes
+//! (IPv4 and IPv6), raw lines.
 //!
 //! Owns: their fields, decoding, and the rules that hold inside one resource (a port needs a
 //! tcp/udp protocol, one of address or group, families agree, a route has exactly one target).
@@ -23,6 +24,90 @@ use crate::yaml::Pos;
 pub struct Attachment {
     pub interface: Interface,
     pub direction: Direction,
+    /// Where a vendor attaches with jump rules in a base chain (VyOS 1.4+: `forward filter`,
+    /// `input filter`), the number of the jump rule. When absent it is derived from the
+    /// direction, interface and rule-set name alone ([`Attachment::derived_number`]), so it
+    /// never changes when other attachments come or go. Give it when several rule sets attach
+    /// to the same interface and direction and their order matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<RuleNumber>,
+}
+
+impl Attachment {
+    /// The jump-rule number used when `number` is not given: 10000 plus the FNV-1a hash of
+    /// `"<direction> <interface> <rule set>"` modulo 80000, so it lies in 10000-89999 (below
+    /// and above are left for numbers given by hand) and depends on nothing else.
+    pub fn derived_number(&self, rule_set: &RuleSetName) -> RuleNumber {
+        let key = format!(
+            "{} {} {}",
+            self.direction.as_str(),
+            self.interface,
+            rule_set
+        );
+        let mut h: u32 = 0x811c_9dc5;
+        for b in key.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        RuleNumber(10_000 + h % 80_000)
+    }
+
+    /// The jump-rule number: the given one or the derived one.
+    pub fn number_for(&self, rule_set: &RuleSetName) -> RuleNumber {
+        self.number.unwrap_or_else(|| self.derived_number(rule_set))
+    }
+}
+
+/// What a firewall group holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// Addresses and address ranges.
+    Address,
+    /// Prefixes.
+    Network,
+    /// Ports and port ranges.
+    Port,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Address => "address",
+            GroupKind::Network => "network",
+            GroupKind::Port => "port",
+        }
+    }
+}
+
+/// A firewall group (VyOS `firewall group address-group|network-group|port-group`) that rules
+/// reference by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: GroupName,
+    pub kind: GroupKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    /// Addresses or ranges (`address`), prefixes (`network`) or ports and ranges (`port`), all
+    /// of one address family.
+    pub members: Vec<String>,
+    /// The address family of the members (`ipv4` for port groups).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub family: Family,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub at: Located,
+}
+
+/// A group the appliance already has on the device, which rules may reference although the
+/// desired state does not define it (`existing_groups:` of an appliance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingGroup {
+    pub name: GroupName,
+    pub kind: GroupKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
@@ -118,11 +203,15 @@ pub enum ConnState {
 pub struct TrafficMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<AddressMatch>,
-    /// An address group defined on the device, instead of `address`.
+    /// An address or network group (defined in `groups:` or declared in `existing_groups:`),
+    /// instead of `address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<GroupName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<PortSpec>,
+    /// A port group, instead of `port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_group: Option<GroupName>,
 }
 
 /// One firewall rule.
@@ -273,6 +362,8 @@ pub struct RawLine {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_sets: Vec<RuleSet>,
     #[serde(default, skip_serializing_if = "Nat::is_empty")]
     pub nat: Nat,
@@ -289,11 +380,13 @@ pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 impl Resources {
     /// Read the resource fields out of an appliance or policy mapping.
     pub(crate) fn decode_fields(d: &mut Decoder, f: &mut Fields<'_>) -> Option<Resources> {
+        let groups = f.or_default::<Vec<Group>>(d, "groups");
         let rule_sets = f.or_default::<Vec<RuleSet>>(d, "rule_sets");
         let nat = f.or_default::<Nat>(d, "nat");
         let routes = f.or_default::<Vec<StaticRoute>>(d, "routes");
         let raw = f.or_default::<Vec<RawLine>>(d, "raw");
         Some(Resources {
+            groups: groups?,
             rule_sets: rule_sets?,
             nat: nat?,
             routes: routes?,
@@ -315,6 +408,7 @@ macro_rules! decode_enum {
     };
 }
 
+decode_enum!(GroupKind { "address" => Address, "network" => Network, "port" => Port });
 decode_enum!(Direction { "in" => In, "out" => Out, "local" => Local });
 decode_enum!(Action { "accept" => Accept, "drop" => Drop, "reject" => Reject });
 decode_enum!(Protocol { "all" => All, "tcp" => Tcp, "udp" => Udp, "tcp_udp" => TcpUdp, "icmp" => Icmp });
@@ -325,10 +419,12 @@ impl Decode for Attachment {
         let mut f = d.fields(node, path)?;
         let interface = f.req(d, "interface");
         let direction = f.req(d, "direction");
+        let number = f.opt::<RuleNumber>(d, "number");
         f.finish(d);
         Some(Attachment {
             interface: interface?,
             direction: direction?,
+            number,
         })
     }
 }
@@ -369,16 +465,22 @@ impl Decode for TrafficMatch {
         let address = f.opt::<AddressMatch>(d, "address");
         let group = f.opt::<GroupName>(d, "group");
         let port = f.opt::<PortSpec>(d, "port");
+        let port_group = f.opt::<GroupName>(d, "port_group");
         let pos = f.pos();
         let ok = f.finish(d);
         if address.is_some() && group.is_some() {
             d.error(pos, path, "only one of `address` or `group` can be given");
             return None;
         }
+        if port.is_some() && port_group.is_some() {
+            d.error(pos, path, "only one of `port` or `port_group` can be given");
+            return None;
+        }
         ok.then_some(TrafficMatch {
             address,
             group,
             port,
+            port_group,
         })
     }
 }
@@ -449,7 +551,10 @@ impl Decode for Rule {
         let pos = f.pos();
         let ok = f.finish(d);
         let protocol = protocol?;
-        let has_port = |m: &Option<TrafficMatch>| m.as_ref().is_some_and(|e| e.port.is_some());
+        let has_port = |m: &Option<TrafficMatch>| {
+            m.as_ref()
+                .is_some_and(|e| e.port.is_some() || e.port_group.is_some())
+        };
         let ports = [
             (path.key("source").key("port"), has_port(&source)),
             (path.key("destination").key("port"), has_port(&destination)),
@@ -642,5 +747,106 @@ impl Decode for RawLine {
         let at = d.locate(node, path);
         let line = String::decode(d, node, path)?;
         Some(RawLine { line, at })
+    }
+}
+
+impl Decode for ExistingGroup {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let mut f = d.fields(node, path)?;
+        let name = f.req(d, "name");
+        let kind = f.req(d, "kind");
+        f.finish(d);
+        Some(ExistingGroup {
+            name: name?,
+            kind: kind?,
+        })
+    }
+}
+
+impl Decode for Group {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        let at = d.locate(node, path);
+        let mut f = d.fields(node, path)?;
+        let name = f.req::<GroupName>(d, "name");
+        let kind = f.req::<GroupKind>(d, "kind");
+        let description = f.opt::<Text>(d, "description");
+        let members_node = f.node("members");
+        let pos = f.pos();
+        let ok = f.finish(d);
+        let kind = kind?;
+        let Some(members_node) = members_node else {
+            d.error(pos, path, "missing required field `members`");
+            return None;
+        };
+        let mpath = path.key("members");
+        let mut members = Vec::new();
+        let mut families = std::collections::BTreeSet::new();
+        let mut good = true;
+        match &members_node.value {
+            crate::yaml::Value::Seq(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = mpath.index(i);
+                    match kind {
+                        GroupKind::Address => match AddressMatch::decode(d, item, &p) {
+                            Some(a)
+                                if a.negated
+                                    || matches!(a.kind, super::values::AddressKind::Prefix(_)) =>
+                            {
+                                d.error(item.pos, &p, format!("`{a}` is not an address or an address range (prefixes go in a network group)"));
+                                good = false;
+                            }
+                            Some(a) => {
+                                families.insert(a.family());
+                                members.push(a.to_string());
+                            }
+                            None => good = false,
+                        },
+                        GroupKind::Network => match Prefix::decode(d, item, &p) {
+                            Some(n) => {
+                                families.insert(n.family());
+                                members.push(n.to_string());
+                            }
+                            None => good = false,
+                        },
+                        GroupKind::Port => match PortSpec::decode(d, item, &p) {
+                            Some(ps) => {
+                                members.extend(ps.to_string().split(',').map(str::to_string))
+                            }
+                            None => good = false,
+                        },
+                    }
+                }
+            }
+            other => {
+                d.error(
+                    members_node.pos,
+                    &mpath,
+                    format!(
+                        "expected a non-empty list of members, found {}",
+                        other.kind()
+                    ),
+                );
+                return None;
+            }
+        }
+        if families.len() > 1 {
+            d.error(
+                members_node.pos,
+                &mpath,
+                "a group holds members of one address family only",
+            );
+            good = false;
+        }
+        if !(ok && good) {
+            return None;
+        }
+        Some(Group {
+            name: name?,
+            kind,
+            description,
+            members,
+            family: families.into_iter().next().unwrap_or_default(),
+            at,
+        })
     }
 }

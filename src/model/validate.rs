@@ -1,6 +1,6 @@
 //! Rules that span resources and files: unique names and numbers, policy references that
-//! resolve, dictionaries that exist and speak the appliance's transport, and every resource
-//! inside the scopes its appliance owns.
+//! resolve. What needs a dictionary (the dictionary exists and speaks the transport, owned
+//! scopes, every resource inside them) is checked by `crate::render::check`.
 //!
 //! Owns: cross-file checks, reported at the place of the offending value (in the policy file
 //! when a policy's resource is the problem, naming the appliance), and the refusal of raw lines
@@ -11,9 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::appliance::{Appliance, Policy};
 use super::decode::{Decoder, Diagnostic, Located, did_you_mean};
-use super::resources::{Direction, Resources};
+use super::resources::Resources;
 use super::values::Family;
-use crate::dictionary::Dictionary;
 use crate::vyos::{MASK, is_secret};
 
 fn push(diags: &mut Vec<Diagnostic>, at: &Located, message: String) {
@@ -54,10 +53,9 @@ pub fn unique_policies(
 pub fn check(
     appliances: &[Appliance],
     policies: &BTreeMap<String, Policy>,
-    dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    check_with(appliances, policies, &BTreeMap::new(), dictionaries, diags);
+    check_with(appliances, policies, &BTreeMap::new(), diags);
 }
 
 /// [`check`], knowing which policies failed to load (name → file): an appliance that uses one
@@ -66,7 +64,6 @@ pub fn check_with(
     appliances: &[Appliance],
     policies: &BTreeMap<String, Policy>,
     failed: &BTreeMap<String, String>,
-    dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let mut users: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -136,7 +133,7 @@ pub fn check_with(
     for a in appliances {
         check_inside(&a.resources, diags);
         check_raw_secrets(&a.resources, diags);
-        check_appliance(a, policies, failed, dictionaries, diags);
+        check_appliance(a, policies, failed, diags);
     }
 }
 
@@ -268,33 +265,6 @@ fn check_inside(r: &Resources, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The confirm window must be one the vendor can express: VyOS counts whole minutes
-/// (`commit-confirm <minutes>`), so `90s` would silently become something else.
-fn check_confirm_window(a: &Appliance, dict: &Dictionary, diags: &mut Vec<Diagnostic>) {
-    const MINUTE: u128 = 60_000;
-    let window = a.commit.confirm_window;
-    let ms = window.0.as_millis();
-    if dict.vendor.as_str() != "vyos" || ms.is_multiple_of(MINUTE) {
-        return;
-    }
-    let below = ms / MINUTE;
-    let near: Vec<String> = [below, below + 1]
-        .into_iter()
-        .filter(|m| (1..=60).contains(m))
-        .map(|m| format!("{m}m"))
-        .collect();
-    push(
-        diags,
-        &a.confirm_window_at,
-        format!(
-            "appliance `{}`: confirm_window {window} cannot be expressed by {} (VyOS counts the confirm window in whole minutes); use {}",
-            a.name,
-            dict.name,
-            near.join(" or ")
-        ),
-    );
-}
-
 /// What makes two static routes the same route: the prefix (in the one routing table there
 /// is today).
 fn route_key(route: &super::resources::StaticRoute) -> String {
@@ -305,7 +275,6 @@ fn check_appliance(
     a: &Appliance,
     policies: &BTreeMap<String, Policy>,
     failed: &BTreeMap<String, String>,
-    dictionaries: &BTreeMap<String, Dictionary>,
     diags: &mut Vec<Diagnostic>,
 ) {
     // Policies referenced must exist; collect the resources in effect.
@@ -404,131 +373,88 @@ fn check_appliance(
             }
         }
     }
+    check_groups(a, &sources, diags);
+}
 
-    // The dictionary must exist and speak the transport.
-    let Some(dict) = dictionaries.get(a.dictionary.as_str()) else {
-        let mut msg = format!(
-            "dictionary `{}` does not exist (neither in dictionaries/ nor shipped)",
-            a.dictionary
-        );
-        if let Some(s) = did_you_mean(
-            a.dictionary.as_str(),
-            dictionaries.keys().map(String::as_str),
-        ) {
-            msg.push_str(&format!("; did you mean `{s}`?"));
-        }
-        push(diags, &a.dictionary_at, msg);
-        return;
-    };
-    check_confirm_window(a, dict, diags);
-    if !dict.transports.contains(&a.endpoint.transport) {
-        let at = &a.transport_at;
-        let known: Vec<&str> = dict.transports.iter().map(|t| t.as_str()).collect();
-        push(
-            diags,
-            at,
-            format!(
-                "dictionary `{}` does not support transport {} (it supports: {})",
-                dict.name,
-                a.endpoint.transport.as_str(),
-                known.join(", ")
-            ),
-        );
+/// Group names unique per appliance, and every group a rule references defined (in the
+/// appliance or one of its policies) or declared in `existing_groups`, of a fitting kind.
+fn check_groups(
+    a: &Appliance,
+    sources: &[(Option<&Policy>, &Resources)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    use super::resources::GroupKind;
+    let mut kinds: HashMap<&str, GroupKind> = HashMap::new();
+    let mut defined: HashMap<&str, &Located> = HashMap::new();
+    for g in &a.existing_groups {
+        kinds.insert(g.name.as_str(), g.kind);
     }
-
-    // Every resource inside an owned scope.
-    let owned = |path: &[String]| a.owns.iter().any(|s| s.path.contains(path));
-    let scopes: Vec<String> = a.owns.iter().map(|s| format!("`{}`", s.path)).collect();
-    let outside = |diags: &mut Vec<Diagnostic>,
-                   at: &Located,
-                   what: String,
-                   path: Result<Vec<String>, String>| match path {
-        Ok(p) if owned(&p) => {}
-        Ok(p) => push(
-            diags,
-            at,
-            format!(
-                "{what} is outside the scopes appliance `{}` owns: `{}` is not under {}",
-                a.name,
-                p.join(" "),
-                scopes.join(", ")
-            ),
-        ),
-        Err(m) => push(
-            diags,
-            at,
-            format!("{what}: dictionary `{}`: {m}", dict.name),
-        ),
-    };
-    let paths = &dict.paths;
-    for (policy, r) in &sources {
-        let from = origin(*policy);
-        for set in &r.rule_sets {
-            let family = set.family.as_str();
-            let template = match (set.family, &paths.rule_set_ipv6) {
-                (Family::Ipv6, Some(t)) => t,
-                _ => &paths.rule_set,
-            };
-            let path = template.render(&[("family", family), ("name", set.name.as_str())]);
-            outside(
-                diags,
-                &set.at,
-                format!("rule set `{}`{from}", set.name),
-                path,
-            );
-            for att in &set.attach {
-                let template = match att.direction {
-                    Direction::In => &paths.attach_in,
-                    Direction::Out => &paths.attach_out,
-                    Direction::Local => &paths.attach_local,
-                };
-                let path = template.render(&[
-                    ("family", family),
-                    ("name", set.name.as_str()),
-                    ("interface", att.interface.as_str()),
-                ]);
-                let what = format!(
-                    "attachment of rule set `{}` to {} {}{from}",
-                    set.name,
-                    att.interface,
-                    att.direction.as_str()
+    for (_, r) in sources {
+        for g in &r.groups {
+            if let Some(first) = defined.insert(g.name.as_str(), &g.at) {
+                push(
+                    diags,
+                    &g.at,
+                    format!(
+                        "appliance `{}`: group `{}` is also defined at {}",
+                        a.name,
+                        g.name,
+                        place(first)
+                    ),
                 );
-                outside(diags, &set.at, what, path);
             }
+            kinds.insert(g.name.as_str(), g.kind);
         }
-        for n in &r.nat.destination {
-            let num = n.number.0.to_string();
-            outside(
-                diags,
-                &n.at,
-                format!("destination NAT rule {num}{from}"),
-                paths.nat_destination.render(&[("number", &num)]),
-            );
-        }
-        for n in &r.nat.source {
-            let num = n.number.0.to_string();
-            outside(
-                diags,
-                &n.at,
-                format!("source NAT rule {num}{from}"),
-                paths.nat_source.render(&[("number", &num)]),
-            );
-        }
-        for route in &r.routes {
-            let prefix = route.prefix.to_string();
-            let path = paths.static_route.render(&[
-                ("family", route.prefix.family().as_str()),
-                ("prefix", &prefix),
-            ]);
-            outside(diags, &route.at, format!("route {prefix}{from}"), path);
-        }
-        for raw in &r.raw {
-            outside(
-                diags,
-                &raw.at,
-                format!("raw line `{}`{from}", shown_raw(&raw.line)),
-                dict.raw_path(&raw.line),
-            );
+    }
+    for (_, r) in sources {
+        for set in &r.rule_sets {
+            for rule in &set.rules {
+                for m in [&rule.source, &rule.destination].into_iter().flatten() {
+                    let refs = [
+                        (
+                            m.group.as_ref(),
+                            [GroupKind::Address, GroupKind::Network],
+                            "`group`",
+                        ),
+                        (
+                            m.port_group.as_ref(),
+                            [GroupKind::Port, GroupKind::Port],
+                            "`port_group`",
+                        ),
+                    ];
+                    for (name, fits, field) in refs {
+                        let Some(name) = name else { continue };
+                        match kinds.get(name.as_str()) {
+                            Some(k) if fits.contains(k) => {}
+                            Some(k) => push(
+                                diags,
+                                &rule.at,
+                                format!(
+                                    "rule `{}` of rule set `{}`: {field} `{name}` is {} group",
+                                    rule.id,
+                                    set.name,
+                                    match k {
+                                        GroupKind::Address => "an address",
+                                        GroupKind::Network => "a network",
+                                        GroupKind::Port => "a port",
+                                    }
+                                ),
+                            ),
+                            None => {
+                                let mut msg = format!(
+                                    "rule `{}` of rule set `{}`: group `{name}` is not defined for appliance `{}` (define it under `groups:` or declare it in `existing_groups:`)",
+                                    rule.id, set.name, a.name
+                                );
+                                if let Some(s) = did_you_mean(name.as_str(), kinds.keys().copied())
+                                {
+                                    msg.push_str(&format!("; did you mean `{s}`?"));
+                                }
+                                push(diags, &rule.at, msg);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

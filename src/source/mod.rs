@@ -9,11 +9,14 @@
 //! desired-state directory may not leave the repository ([`check_subdir`]).
 //! Must not parse or validate the files: that is `model`'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::yaml::MAX_FILE_BYTES;
+
+pub mod follow;
+pub use follow::{FollowConfig, Follower, follow};
 
 /// The folders of a desired-state directory that hold YAML files.
 pub const FOLDERS: [&str; 3] = ["appliances", "policies", "dictionaries"];
@@ -111,6 +114,26 @@ impl SourceFiles {
 }
 
 /// Whether a file in one of [`FOLDERS`] is read: a regular file named `*.yaml`, not hidden.
+/// The desired-state files that differ between two reads (added, removed or changed), by path
+/// relative to the desired-state directory. `None` as the old side means everything is new.
+pub fn changed_files(old: Option<&SourceFiles>, new: &SourceFiles) -> BTreeSet<String> {
+    let Some(old) = old else {
+        return new.files.keys().cloned().collect();
+    };
+    let mut out: BTreeSet<String> = old
+        .files
+        .keys()
+        .filter(|k| !new.files.contains_key(*k))
+        .cloned()
+        .collect();
+    for (k, v) in &new.files {
+        if old.files.get(k) != Some(v) {
+            out.insert(k.clone());
+        }
+    }
+    out
+}
+
 fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") && !name.starts_with('.') && name.len() > ".yaml".len()
 }
@@ -446,6 +469,24 @@ mod tests {
         assert!(read_worktree(dir.path(), "real").is_ok());
         let e = read_worktree(dir.path(), "link").expect_err("link");
         assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    }
+
+    #[test]
+    fn changed_files_names_added_removed_and_changed() {
+        let mk = |pairs: &[(&str, &str)]| SourceFiles {
+            files: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            commit: None,
+            entries: BTreeMap::new(),
+        };
+        let old = mk(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let new = mk(&[("a", "1"), ("b", "22"), ("d", "4")]);
+        let got: Vec<String> = changed_files(Some(&old), &new).into_iter().collect();
+        assert_eq!(got, vec!["b", "c", "d"]);
+        assert_eq!(changed_files(None, &new).len(), 3);
+        assert!(changed_files(Some(&new), &new).is_empty());
     }
 
     #[test]

@@ -115,7 +115,11 @@ impl fmt::Debug for ValueIndex {
 }
 
 /// One node of the tree. The root is a node with an empty name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Equality is by content (name, values, children, comment): the `tag` and `leaf` flags only
+/// steer config.boot rendering, so a tree built from set commands equals the same config
+/// parsed from a device.
+#[derive(Debug, Clone, Default)]
 pub struct Node {
     name: Box<str>,
     values: Values,
@@ -125,6 +129,17 @@ pub struct Node {
     tag: bool,
     leaf: bool,
 }
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.name == other.name
+            && self.values == other.values
+            && self.comment == other.comment
+            && self.children == other.children
+    }
+}
+
+impl Eq for Node {}
 
 impl Node {
     /// A node with no values, children or comment; `tag` and `leaf` false.
@@ -799,6 +814,37 @@ mod tests {
 
     fn p(s: &str) -> Vec<String> {
         Path::parse(s).0
+    }
+
+    /// Issue 11: a rendered tree (from set commands, no flags) equals the same config read from
+    /// a device (config.boot, with tag and leaf flags).
+    #[test]
+    fn issue_11_equality_ignores_render_flags() {
+        let mut from_commands = ConfigTree::new();
+        from_commands
+            .set(&p("interfaces ethernet eth0 address"), Some("192.0.2.1/24"))
+            .expect("set");
+        from_commands
+            .set(&p("service https api rest"), None)
+            .expect("set");
+        let mut flagged = from_commands.clone();
+        flagged
+            .set_tag(&p("interfaces ethernet"), true)
+            .expect("tag");
+        flagged
+            .set_leaf(&p("service https api rest"), false)
+            .expect("leaf");
+        assert_ne!(
+            flagged.get(&p("interfaces ethernet")).map(Node::is_tag),
+            from_commands
+                .get(&p("interfaces ethernet"))
+                .map(Node::is_tag)
+        );
+        assert_eq!(flagged, from_commands);
+        flagged
+            .comment(&p("interfaces ethernet eth0"), "uplink")
+            .expect("comment");
+        assert_ne!(flagged, from_commands);
     }
 
     #[test]

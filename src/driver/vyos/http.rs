@@ -271,23 +271,6 @@ impl HttpApi {
         }
         self.post("/config-file", body, during).await
     }
-
-    /// Whether `/config-file` knows `op: confirm` (new 1.5 builds), without side effects when
-    /// nothing is pending (§5.4).
-    pub async fn supports_confirm(&self) -> Result<bool> {
-        match self
-            .config_file("confirm", None, "feature detection (config-file confirm)")
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(DriverError::Rejected { device, .. })
-                if device.contains("is not a valid operation") =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// The rustls error behind a request error, if the TLS handshake failed (a certificate that

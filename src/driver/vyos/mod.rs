@@ -24,8 +24,8 @@ use self::script::{Step, Transcript, Verdict};
 use self::ssh::{SshAuth, SshSession, SshTarget};
 use super::secret::{self, Env};
 use super::{
-    ApplyOptions, ApplyOutcome, ConfirmFallback, ConfirmState, DeviceInfo, Driver, DriverError,
-    ProbeReport, Result, Snapshot,
+    ApplyOptions, ApplyOutcome, ConfirmFallback, ConfirmOutcome, ConfirmState, DeviceInfo, Driver,
+    DriverError, OpOutput, ProbeReport, Result, Reverter, Snapshot, commit_mode,
 };
 use crate::model::{Appliance, Transport};
 use crate::vyos::{self as tree, Command, ConfigTree};
@@ -54,7 +54,11 @@ enum Link {
         target: Box<SshTarget>,
         session: Option<SshSession>,
     },
-    Http(HttpApi),
+    Http {
+        api: HttpApi,
+        /// Kept to open a fresh client (probes must never reuse a pooled connection).
+        target: Box<HttpTarget>,
+    },
 }
 
 /// A VyOS appliance.
@@ -79,6 +83,35 @@ pub fn version_line(release: &str) -> &'static str {
     }
 }
 
+/// Whether the HTTP API of this release takes `confirm_time` (reference/vyos.md §5.4: vyos-1x
+/// PR #4533, merged 2025-05-30; in `1.5-stream-2025-Q2` and rolling builds after it). Decided
+/// from the release string alone, because the only probe the API offers, `op: confirm`, would
+/// confirm a pending commit-confirm. Unknown releases answer false: the daemon then watches
+/// the change itself, which is safe.
+pub fn api_confirm_from_release(release: &str) -> bool {
+    let r = release.trim();
+    if let Some(rest) = r.strip_prefix("1.5-stream-") {
+        let mut parts = rest.split('-');
+        let year = parts.next().and_then(|y| y.parse::<u32>().ok());
+        let quarter = parts
+            .next()
+            .and_then(|q| q.strip_prefix('Q'))
+            .and_then(|q| q.parse::<u32>().ok());
+        return matches!((year, quarter), (Some(y), Some(q)) if (y, q) >= (2025, 2));
+    }
+    let date: String = r.chars().take(10).collect();
+    let mut d = date.split('.');
+    match (d.next(), d.next(), d.next()) {
+        (Some(y), Some(m), Some(day)) if y.len() == 4 => {
+            match (y.parse::<u32>(), m.parse::<u32>(), day.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(day)) => (y, m, day) >= (2025, 5, 31),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// The release string in `show version` output (`Version:          VyOS 1.4.0`).
 pub fn parse_show_version(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
@@ -98,11 +131,6 @@ pub fn confirm_fallback(line: &str, running: &ConfigTree) -> ConfirmFallback {
         "1.5" if reload => ConfirmFallback::Reload,
         _ => ConfirmFallback::RebootToSaved,
     }
-}
-
-fn minutes(window: Duration) -> u32 {
-    let m = window.as_secs().div_ceil(60).max(1);
-    u32::try_from(m).unwrap_or(u32::MAX)
 }
 
 impl VyosDriver {
@@ -173,7 +201,7 @@ impl VyosDriver {
                         });
                     }
                 };
-                Link::Http(HttpApi::new(&HttpTarget {
+                let target = HttpTarget {
                     appliance: name.clone(),
                     scheme: ep.scheme,
                     host: ep.host.to_string(),
@@ -182,7 +210,11 @@ impl VyosDriver {
                     tls: ep.tls.clone(),
                     connect_timeout: timeouts.connect,
                     command_timeout: timeouts.command,
-                })?)
+                };
+                Link::Http {
+                    api: HttpApi::new(&target)?,
+                    target: Box::new(target),
+                }
             }
             Transport::Rest => {
                 return Err(DriverError::Unsupported {
@@ -226,27 +258,47 @@ impl VyosDriver {
                 message: "no SSH session".into(),
             });
         };
+        let writes = steps.iter().any(|s| !matches!(s, Step::Run(_)));
         let out = match s.exec("vbash -s", text.as_bytes(), during).await {
             Ok(o) => o,
             Err(e) => {
                 *session = None;
-                return Err(e);
+                // Once a writing script went out, a lost answer is an unknown outcome.
+                return Err(match e {
+                    DriverError::Timeout { .. } | DriverError::Unreachable { .. } if writes => {
+                        DriverError::OutcomeUnknown {
+                            appliance: self.name.clone(),
+                            during: during.into(),
+                            message: e.to_string(),
+                        }
+                    }
+                    e => e,
+                });
             }
         };
         let t = script::split(&out.stdout);
         if !t.completed {
             // The connection went away mid-script (a reboot, a dropped session, a change that
             // cut off our own port): what ran is unknown, so the caller must re-read.
-            return Err(DriverError::Unreachable {
-                appliance: self.name.clone(),
-                message: format!(
-                    "{during}: the session ended before the script finished (exit status {:?}); the outcome is unknown{}",
-                    out.exit_status,
-                    match (out.stdout.trim(), out.stderr.trim()) {
-                        ("", "") => String::new(),
-                        (o, e) => format!(": {o}{e}"),
-                    }
-                ),
+            let message = format!(
+                "{during}: the session ended before the script finished (exit status {:?}); the outcome is unknown{}",
+                out.exit_status,
+                match (out.stdout.trim(), out.stderr.trim()) {
+                    ("", "") => String::new(),
+                    (o, e) => format!(": {o}{e}"),
+                }
+            );
+            return Err(if writes {
+                DriverError::OutcomeUnknown {
+                    appliance: self.name.clone(),
+                    during: during.into(),
+                    message,
+                }
+            } else {
+                DriverError::Unreachable {
+                    appliance: self.name.clone(),
+                    message,
+                }
             });
         }
         Ok(t)
@@ -324,9 +376,13 @@ impl VyosDriver {
         if let Some(i) = &self.info {
             return Ok(i.clone());
         }
+        let comment_on_transport = self.http().is_none();
         let (version, confirm_on_transport) = match self.http() {
             Some(api) => {
-                let from_info = api.info().await?.and_then(|v| {
+                // Read-only: `/info` (or `show version`), never a probing `op: confirm`, which
+                // would confirm somebody else's pending commit-confirm.
+                let info = api.info().await?;
+                let from_info = info.as_ref().and_then(|v| {
                     v.get("version")
                         .and_then(|s| s.as_str())
                         .map(str::to_string)
@@ -338,7 +394,7 @@ impl VyosDriver {
                         parse_show_version(&text).unwrap_or_default()
                     }
                 };
-                let confirm = api.supports_confirm().await?;
+                let confirm = info.is_some() && api_confirm_from_release(&version);
                 (version, confirm)
             }
             None => {
@@ -371,6 +427,8 @@ impl VyosDriver {
             version,
             line,
             confirm_on_transport,
+            confirm_unit: Duration::from_secs(60),
+            comment_on_transport,
         };
         self.info = Some(info.clone());
         Ok(info)
@@ -378,10 +436,51 @@ impl VyosDriver {
 
     fn http(&self) -> Option<&HttpApi> {
         match &self.link {
-            Link::Http(api) => Some(api),
+            Link::Http { api, .. } => Some(api),
             Link::Ssh { .. } => None,
         }
     }
+
+    /// A write over the HTTP API whose answer was lost after the request went out.
+    fn http_unknown(&self, e: DriverError, during: &str) -> DriverError {
+        match e {
+            DriverError::Timeout { .. }
+            | DriverError::Upstream {
+                retryable: true, ..
+            } => DriverError::OutcomeUnknown {
+                appliance: self.name.clone(),
+                during: during.into(),
+                message: e.to_string(),
+            },
+            e => e,
+        }
+    }
+
+    /// Restore by applying the snapshot's text (the device's copy is gone): the whole-tree
+    /// difference from the running config, as one plain commit.
+    async fn restore_from_text(&mut self, snapshot: &Snapshot) -> Result<()> {
+        let want = ConfigTree::parse_boot(&snapshot.boot).map_err(|e| DriverError::Plan {
+            appliance: self.name.clone(),
+            message: format!("snapshot {}: {e}", snapshot.id),
+        })?;
+        let running = self.fetch().await?;
+        let plan = tree::diff(&running, &want, &[]);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let options = ApplyOptions {
+            comment: format!("vnfsync restore {}", snapshot.id),
+            save: crate::model::SavePolicy::Never,
+            ..ApplyOptions::default()
+        };
+        self.apply(&plan, &options).await.map(|_| ())
+    }
+}
+
+/// Whether a device message says the file to load is not there.
+fn file_missing(e: &DriverError) -> bool {
+    e.device_message()
+        .is_some_and(|m| m.contains("No such file") || m.contains("does not exist"))
 }
 
 /// Turn the API's commit failure text into the driver's error.
@@ -448,6 +547,16 @@ impl Driver for VyosDriver {
             })?;
         }
         let running = self.fetch().await?;
+        if let Some(pin) = &options.pin {
+            let found = crate::render::tree_hash(&running, &pin.scopes);
+            if found != pin.base_hash {
+                return Err(DriverError::BaseMoved {
+                    appliance: self.name.clone(),
+                    expected: pin.base_hash.clone(),
+                    found,
+                });
+            }
+        }
         let target = tree::apply(plan, &running).map_err(|e| DriverError::Plan {
             appliance: self.name.clone(),
             message: e.to_string(),
@@ -456,16 +565,44 @@ impl Driver for VyosDriver {
             return Ok(ApplyOutcome::NoChange);
         }
         let info = self.detect(Some(&running)).await?;
-        let window = options.confirm_window.map(minutes);
-        let device_confirm = window.is_some() && info.confirm_on_transport;
-        let save_first = device_confirm && info.confirm_fallback.reboots();
-        let confirm = match window {
-            None => ConfirmState::NotRequested,
-            Some(m) if device_confirm => ConfirmState::Armed {
-                window: Duration::from_secs(u64::from(m) * 60),
-                fallback: info.confirm_fallback,
+        let decided = match options.mode {
+            Some(m) => commit_mode(
+                &info,
+                m.window,
+                if m.save_after_confirm {
+                    crate::model::SavePolicy::AfterConfirm
+                } else {
+                    crate::model::SavePolicy::Never
+                },
+            ),
+            None => commit_mode(&info, options.confirm_window, options.save),
+        };
+        let mode = match options.mode {
+            Some(m) if m.reverter != decided.reverter => {
+                return Err(DriverError::Conflict {
+                    appliance: self.name.clone(),
+                    during: "apply".into(),
+                    device: format!(
+                        "the commit mode decided before the write ({}) no longer fits the device ({}, {}); nothing was written",
+                        m.confirm_by(),
+                        info.version,
+                        decided.confirm_by()
+                    ),
+                });
+            }
+            Some(m) => m,
+            None => decided,
+        };
+        let window = mode.window_units(info.confirm_unit);
+        let device_confirm = matches!(mode.reverter, Reverter::Device { .. });
+        let save_first = mode.save_first;
+        let confirm = match mode.reverter {
+            Reverter::None => ConfirmState::NotRequested,
+            Reverter::Device { fallback } => ConfirmState::Armed {
+                window: Duration::from_secs(u64::from(window.unwrap_or(1)) * 60),
+                fallback,
             },
-            Some(_) => ConfirmState::DaemonWatchdog,
+            Reverter::Daemon => ConfirmState::DaemonWatchdog,
         };
         let result = match self.http() {
             Some(api) => {
@@ -474,10 +611,19 @@ impl Driver for VyosDriver {
                         .await?;
                 }
                 let during = format!("configure ({} commands)", plan.len());
-                api.configure(plan, window.filter(|_| device_confirm), &during)
+                match api
+                    .configure(plan, window.filter(|_| device_confirm), &during)
                     .await
-                    .map(|_| ())
-                    .map_err(http_commit_error)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = self.http_unknown(e, &during);
+                        if e.outcome_unknown() {
+                            return Err(e);
+                        }
+                        Err(http_commit_error(e))
+                    }
+                }
             }
             None => {
                 let mut steps: Vec<Step> = Vec::with_capacity(plan.len() + 2);
@@ -512,24 +658,40 @@ impl Driver for VyosDriver {
                 Ok(ApplyOutcome::Committed {
                     confirm,
                     saved_before: save_first,
+                    // 1.3's `commit-confirm N` takes no comment.
+                    comment_carried: info.comment_on_transport
+                        && !(device_confirm && info.line == "1.3"),
                 })
             }
             Err(e) => Err(self.after_failed_commit(e, &running).await),
         }
     }
 
-    async fn confirm(&mut self) -> Result<()> {
-        if let Some(api) = self.http() {
-            api.config_file("confirm", None, "confirm").await?;
+    async fn confirm(&mut self) -> Result<ConfirmOutcome> {
+        let said = if let Some(api) = self.http() {
+            match api.config_file("confirm", None, "confirm").await {
+                Ok(reply) => match reply.data {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                },
+                Err(e) => return Err(self.http_unknown(e, "confirm")),
+            }
         } else {
             let steps = [Step::Confirm];
             let t = self.script(&steps, "confirm").await?;
             if let Some(e) = self.first_failure(&t, &steps, "confirm") {
                 return Err(e);
             }
-        }
+            t.steps.first().cloned().unwrap_or_default()
+        };
         self.armed = None;
-        Ok(())
+        // §3.6: `No confirm pending` when nothing was armed or the timer already fired;
+        // `Reboot/Reload timer stopped` (1.4+) or nothing at all (1.3) when one was stopped.
+        Ok(if said.contains("No confirm pending") {
+            ConfirmOutcome::NothingPending
+        } else {
+            ConfirmOutcome::Stopped
+        })
     }
 
     fn confirm_pending(&self) -> Option<Instant> {
@@ -582,13 +744,16 @@ impl Driver for VyosDriver {
     }
 
     async fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
-        match self.http() {
+        let loaded = match self.http() {
             Some(api) => {
                 // The API's load migrates, loads and commits (§5.2).
-                api.config_file("load", Some(&snapshot.device_path), "restore")
+                match api
+                    .config_file("load", Some(&snapshot.device_path), "restore")
                     .await
-                    .map(|_| ())
-                    .map_err(http_commit_error)
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(http_commit_error(self.http_unknown(e, "restore"))),
+                }
             }
             None => {
                 let steps = [
@@ -601,14 +766,22 @@ impl Driver for VyosDriver {
                 self.first_failure(&t, &steps, "restore")
                     .map_or(Ok(()), Err)
             }
+        };
+        match loaded {
+            Err(e) if file_missing(&e) && !snapshot.boot.is_empty() => {
+                self.restore_from_text(snapshot).await
+            }
+            other => other,
         }
     }
 
     async fn probe(&mut self) -> Result<ProbeReport> {
         let start = Instant::now();
         match &self.link {
-            Link::Http(api) => {
-                api.show(&["version"]).await?;
+            Link::Http { target, .. } => {
+                // A new client: a pooled connection made before a lockout would still answer.
+                let fresh = HttpApi::new(target)?;
+                fresh.show(&["version"]).await?;
             }
             Link::Ssh { target, .. } => {
                 let fresh = SshSession::connect(target).await?;
@@ -620,11 +793,47 @@ impl Driver for VyosDriver {
             latency: start.elapsed(),
         })
     }
+
+    async fn op(&mut self, words: &[String]) -> Result<OpOutput> {
+        if let Some(api) = self.http() {
+            // The API runs op-mode `show` commands only.
+            let Some(("show", rest)) = words.split_first().map(|(a, b)| (a.as_str(), b)) else {
+                return Err(DriverError::Unsupported {
+                    appliance: self.name.clone(),
+                    what: format!("`{}` over the HTTP API", words.join(" ")),
+                    why: "the API runs op-mode `show` commands only".into(),
+                });
+            };
+            let path: Vec<&str> = rest.iter().map(String::as_str).collect();
+            return api.show(&path).await;
+        }
+        let steps = [Step::Run(words.to_vec())];
+        let during = words.join(" ");
+        let t = self.script(&steps, &during).await?;
+        if let Some(e) = self.first_failure(&t, &steps, &during) {
+            return Err(e);
+        }
+        Ok(t.steps.first().cloned().unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11: API commit-confirm support is read from the release, never probed with
+    /// `op: confirm` (which would confirm a pending change).
+    #[test]
+    fn issue_11_api_confirm_from_release_without_probing() {
+        assert!(api_confirm_from_release("1.5-stream-2025-Q2"));
+        assert!(api_confirm_from_release("1.5-stream-2026-Q1"));
+        assert!(!api_confirm_from_release("1.5-stream-2025-Q1"));
+        assert!(api_confirm_from_release("2025.06.24-0020-rolling"));
+        assert!(!api_confirm_from_release("2025.05.20-0020-rolling"));
+        assert!(!api_confirm_from_release("1.4.0"));
+        assert!(!api_confirm_from_release("1.3.8"));
+        assert!(!api_confirm_from_release("circinus"));
+    }
 
     #[test]
     fn versions_and_fallbacks() {
@@ -655,7 +864,5 @@ mod tests {
             ConfirmFallback::RebootToSaved
         );
         assert_eq!(confirm_fallback("1.5", &reload), ConfirmFallback::Reload);
-        assert_eq!(minutes(Duration::from_secs(61)), 2);
-        assert_eq!(minutes(Duration::from_secs(120)), 2);
     }
 }

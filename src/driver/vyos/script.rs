@@ -182,6 +182,8 @@ const FAILURES: &[&str] = &[
     "Cannot load",
     "Failed to parse",
     "Load failed",
+    "Failed to load",
+    "No such file or directory",
     "Save failed",
     "commit-revisions is not configured",
     "requires non-zero commit-revisions",

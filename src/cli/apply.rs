@@ -1,0 +1,583 @@
+//! `vnfsync apply` (one-shot reconcile of the selected appliances through the engine and the
+//! journal, one writer per appliance, at most `concurrency` at once) and `vnfsync probe`
+//! (reachability, latency, last contact and each declared health probe). Formats results and
+//! maps exit codes: apply 0 all converged, 1 any failed, 3 any rolled back; 64 bad input.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Exit;
+use super::check::Format;
+use crate::config::Config;
+use crate::driver::secret::ProcessEnv;
+use crate::driver::store::SnapshotStore;
+use crate::driver::vyos::Timeouts;
+use crate::driver::{AnyDriver, Driver};
+use crate::engine::{self, Action, Context, Policy};
+use crate::journal::{Journal, Options};
+use crate::model::Appliance;
+use crate::render::{self, Loaded};
+use crate::source;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The git repository (or plain directory, without --rev) holding the desired state.
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// The desired-state directory inside the repository.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Use the committed tree at this revision instead of the work tree.
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Where the journal and the local snapshots live.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Take repo, path, state dir, timeouts and concurrency from this vnfsync.toml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Only this appliance (repeatable; default all).
+    #[arg(long = "appliance", value_name = "NAME")]
+    pub appliances: Vec<String>,
+    /// Do not ask before writing (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The appliance to probe.
+    pub appliance: String,
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub rev: Option<String>,
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+struct Setup {
+    config: Config,
+    loaded: Loaded,
+    state_dir: PathBuf,
+}
+
+fn setup(
+    config: Option<&PathBuf>,
+    repo: Option<&PathBuf>,
+    path: Option<&String>,
+    rev: Option<&String>,
+    state_dir: Option<&PathBuf>,
+) -> Result<Setup, Exit> {
+    let config = match config {
+        Some(file) => Config::load(file).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::BadInput
+        })?,
+        None => Config::default(),
+    };
+    let repo = repo.cloned().unwrap_or(config.repo.clone());
+    let path = path.cloned().unwrap_or(config.path.clone());
+    let files = match rev {
+        Some(rev) => source::read_commit(&repo, rev, &path),
+        None => source::read_dir(&repo.join(&path)),
+    }
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::BadInput
+    })?;
+    let loaded = render::load(&files).map_err(|diags| {
+        for d in &diags {
+            eprintln!("{d}");
+        }
+        eprintln!("{} error(s): nothing was applied", diags.len());
+        Exit::BadInput
+    })?;
+    let state_dir = state_dir.cloned().unwrap_or(config.state_dir.clone());
+    Ok(Setup {
+        config,
+        loaded,
+        state_dir,
+    })
+}
+
+fn context(s: &Setup) -> Result<Context, Exit> {
+    let journal = Journal::open(
+        Journal::path_in(&s.state_dir),
+        Options {
+            create: true,
+            ..Options::default()
+        },
+    )
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Failure
+    })?;
+    let r = s.config.retry;
+    let mut delays = Vec::new();
+    let mut d = r.initial_backoff;
+    for _ in 0..r.attempts {
+        delays.push(d);
+        d = (d * 2).min(r.max_backoff);
+    }
+    Ok(Context::new(
+        journal,
+        SnapshotStore::new(s.state_dir.join("rollback")),
+        Arc::new(ProcessEnv),
+        Timeouts {
+            connect: s.config.connect_timeout,
+            command: s.config.command_timeout,
+        },
+        Policy {
+            retry_delays: delays,
+            probe_timeout: s.config.probe_timeout,
+            ..Policy::default()
+        },
+    ))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Failure
+        })
+}
+
+fn describe(r: &Result<Action, engine::EngineError>) -> (&'static str, String, String) {
+    match r {
+        Ok(Action::InSync { .. }) => ("in_sync", String::new(), String::new()),
+        Ok(Action::AlreadyDone { op }) => ("completed", op.to_string(), "already applied".into()),
+        Ok(Action::Completed { op }) => ("completed", op.to_string(), String::new()),
+        Ok(Action::RolledBack { op, cause }) => ("rolled_back", op.to_string(), cause.clone()),
+        Ok(Action::Failed { op, reason, parked }) => (
+            "failed",
+            op.map(|o| o.to_string()).unwrap_or_default(),
+            format!("{reason}{}", if *parked { " (parked)" } else { "" }),
+        ),
+        Ok(Action::Parked { reason }) => ("parked", String::new(), reason.clone()),
+        Ok(Action::Requeue { reason, .. }) => ("failed", String::new(), reason.clone()),
+        Err(e) => ("failed", String::new(), e.to_string()),
+    }
+}
+
+/// `vnfsync apply`.
+pub fn run(args: &ApplyArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        args.rev.as_ref(),
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let all = &s.loaded.state.appliances;
+    let mut chosen: Vec<Appliance> = Vec::new();
+    for name in &args.appliances {
+        match all.iter().find(|a| a.name.as_str() == name) {
+            Some(a) => chosen.push(a.clone()),
+            None => {
+                eprintln!("error: no appliance named `{name}`");
+                return Exit::BadInput;
+            }
+        }
+    }
+    if args.appliances.is_empty() {
+        chosen = all.clone();
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "error: apply writes to {} appliance(s); pass --yes when stdin is not a terminal (see the plan with `vnfsync diff`)",
+                chosen.len()
+            );
+            return Exit::BadInput;
+        }
+        eprint!(
+            "apply the desired state to {} appliance(s) (`vnfsync diff` shows the plan)? [y/N] ",
+            chosen.len()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err()
+            || !matches!(answer.trim(), "y" | "Y" | "yes")
+        {
+            eprintln!("nothing applied");
+            return Exit::Ok;
+        }
+    }
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let loaded = Arc::new(s.loaded);
+    let cap = Arc::new(tokio::sync::Semaphore::new(s.config.concurrency.max(1)));
+    let results = rt.block_on(async {
+        // Anything a crash left open is finished first.
+        let _ = engine::recover_all(&chosen, &ctx).await;
+        let mut set = tokio::task::JoinSet::new();
+        for (i, a) in chosen.iter().cloned().enumerate() {
+            let (loaded, ctx, cap) = (loaded.clone(), ctx.clone(), cap.clone());
+            set.spawn(async move {
+                let _permit = cap.acquire_owned().await;
+                let r = engine::reconcile(&loaded, &a, &ctx).await;
+                let (result, _, detail) = describe(&r);
+                eprintln!(
+                    "{}: {result}{}",
+                    a.name,
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {detail}")
+                    }
+                );
+                (i, a.name.to_string(), r)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(j) = set.join_next().await {
+            if let Ok(r) = j {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out
+    });
+    let (mut failed, mut rolled) = (results.len() < chosen.len(), false);
+    let mut rows = Vec::new();
+    for (_, name, r) in &results {
+        let (result, op, detail) = describe(r);
+        failed |= matches!(result, "failed" | "parked");
+        rolled |= result == "rolled_back";
+        rows.push((name.clone(), result, op, detail));
+    }
+    match args.format {
+        Format::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(n, r, o, d)| {
+                    serde_json::json!({"appliance": n, "result": r, "operation": o, "detail": d})
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        }
+        Format::Text => {
+            println!(
+                "{:<24} {:<12} {:<38} DETAIL",
+                "APPLIANCE", "RESULT", "OPERATION"
+            );
+            for (n, r, o, d) in &rows {
+                println!("{n:<24} {r:<12} {o:<38} {d}");
+            }
+        }
+    }
+    if failed {
+        Exit::Failure
+    } else if rolled {
+        Exit::RolledBack
+    } else {
+        Exit::Ok
+    }
+}
+
+/// `vnfsync probe APPLIANCE`.
+pub fn run_probe(args: &ProbeArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        args.rev.as_ref(),
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let Some(a) = s.loaded.state.appliance(&args.appliance).cloned() else {
+        eprintln!("error: no appliance named `{}`", args.appliance);
+        return Exit::BadInput;
+    };
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let timeouts = ctx.timeouts;
+    let out = rt.block_on(async {
+        let reach = match AnyDriver::new(&a, &ProcessEnv, timeouts) {
+            Ok(mut d) => d.probe().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let report = crate::driver::probe::run_probes(
+            &a,
+            &a.health,
+            &ProcessEnv,
+            timeouts,
+            ctx.policy.probe_timeout.max(Duration::from_millis(1)),
+        )
+        .await;
+        if let Ok(r) = &reach {
+            let latency = r.latency.as_secs_f64() * 1000.0;
+            let _ = ctx
+                .journal
+                .update_status(a.name.to_string(), move |st| {
+                    st.last_contact = Some(jiff::Timestamp::now());
+                    st.reachable = true;
+                    st.latency_ms = Some(latency);
+                })
+                .await;
+        }
+        let status = ctx.journal.status(a.name.to_string()).await.ok().flatten();
+        (reach, report, status)
+    });
+    let (reach, report, status) = out;
+    let latency_ms = reach
+        .as_ref()
+        .ok()
+        .map(|r| r.latency.as_secs_f64() * 1000.0);
+    let last_contact = status.and_then(|s| s.last_contact).map(|t| t.to_string());
+    match args.format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "appliance": a.name.to_string(),
+                "reachable": reach.is_ok(),
+                "latency_ms": latency_ms,
+                "last_contact": last_contact,
+                "error": reach.as_ref().err(),
+                "probes": report.probes,
+            });
+            println!("{v}");
+        }
+        Format::Text => {
+            println!("appliance:    {}", a.name);
+            println!("reachable:    {}", reach.is_ok());
+            match &reach {
+                Ok(_) => println!("latency_ms:   {:.1}", latency_ms.unwrap_or_default()),
+                Err(e) => println!("error:        {e}"),
+            }
+            println!(
+                "last_contact: {}",
+                last_contact.as_deref().unwrap_or("never")
+            );
+            for p in &report.probes {
+                println!(
+                    "probe {:<30} {:<4} {:>6} ms  {}",
+                    p.name,
+                    if p.ok { "ok" } else { "FAIL" },
+                    p.latency.as_millis(),
+                    p.output.lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+    if reach.is_ok() && report.passed() {
+        Exit::Ok
+    } else {
+        Exit::Failure
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The appliance to roll back.
+    pub appliance: String,
+    /// Return to this snapshot (see `vnfsync snapshots`); default: the last good one.
+    #[arg(long, conflicts_with = "to_commit")]
+    pub snapshot: Option<String>,
+    /// Render this commit and apply it with the same safety as `apply`.
+    #[arg(long)]
+    pub to_commit: Option<String>,
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplianceArgs {
+    /// The appliance.
+    pub appliance: String,
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+fn print_action(name: &str, r: &Result<Action, engine::EngineError>) -> Exit {
+    let (result, op, detail) = describe(r);
+    println!("{name}: {result} {op} {detail}");
+    match result {
+        "completed" | "in_sync" => Exit::Ok,
+        "rolled_back" => Exit::RolledBack,
+        _ => Exit::Failure,
+    }
+}
+
+/// `vnfsync rollback APPLIANCE [--snapshot ID | --to-commit SHA]`.
+pub fn run_rollback(args: &RollbackArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        args.to_commit.as_ref(),
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let Some(a) = s.loaded.state.appliance(&args.appliance).cloned() else {
+        eprintln!("error: no appliance named `{}`", args.appliance);
+        return Exit::BadInput;
+    };
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let r = rt.block_on(async {
+        engine::resume(a.name.as_str(), &ctx).await?;
+        if args.to_commit.is_some() {
+            return engine::reconcile(&s.loaded, &a, &ctx).await;
+        }
+        let id = match &args.snapshot {
+            Some(id) => id.clone(),
+            None => {
+                let status = ctx.journal.status(a.name.to_string()).await?;
+                match status.and_then(|s| s.last_good_snapshot) {
+                    Some(id) => id,
+                    None => {
+                        return Ok(Action::Failed {
+                            op: None,
+                            reason: "no last good snapshot: name one with --snapshot".into(),
+                            parked: false,
+                        });
+                    }
+                }
+            }
+        };
+        engine::restore_snapshot(&a, &id, &ctx).await
+    });
+    print_action(a.name.as_str(), &r)
+}
+
+/// `vnfsync resume APPLIANCE`.
+pub fn run_resume(args: &ApplianceArgs) -> Exit {
+    let s = match setup(
+        args.config.as_ref(),
+        args.repo.as_ref(),
+        args.path.as_ref(),
+        None,
+        args.state_dir.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let ctx = match context(&s) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match ctx
+        .journal
+        .update_status(args.appliance.clone(), |st| {
+            st.parked_reason = None;
+            st.breaker = crate::journal::Breaker::Closed;
+        })
+        .wait()
+    {
+        Ok(_) => {
+            println!("{}: resumed", args.appliance);
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+/// `vnfsync snapshots APPLIANCE`.
+pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
+    let state_dir = match &args.config {
+        Some(f) => match Config::load(f) {
+            Ok(c) => args.state_dir.clone().unwrap_or(c.state_dir),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInput;
+            }
+        },
+        None => args
+            .state_dir
+            .clone()
+            .unwrap_or(Config::default().state_dir),
+    };
+    let journal = match Journal::open(Journal::path_in(&state_dir), Options::default()) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    let list = match journal.snapshots(args.appliance.clone()).wait() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    match args.format {
+        Format::Json => {
+            let v: Vec<serde_json::Value> = list
+                .iter()
+                .map(|e| {
+                    serde_json::json!({"id": e.id, "commit": e.commit, "taken": e.taken.to_string(), "location": e.location})
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        }
+        Format::Text => {
+            println!("{:<36} {:<14} {:<28} LOCATION", "ID", "COMMIT", "TAKEN");
+            for e in &list {
+                let short: String = e.commit.chars().take(12).collect();
+                println!("{:<36} {:<14} {:<28} {}", e.id, short, e.taken, e.location);
+            }
+        }
+    }
+    Exit::Ok
+}

@@ -1,0 +1,549 @@
+//! The reconcile engine against the lab (`vnfsync lab`, the real binary): idempotent
+//! re-apply with zero device writes, a failing health probe rolled back at once without a
+//! reboot, and crash recovery by reading the device, one test per row of the case table.
+
+// The lab is a separate process with its own clock: deadlines here are wall-clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use vnfsync::driver::secret::ProcessEnv;
+use vnfsync::driver::store::SnapshotStore;
+use vnfsync::driver::vyos::{Timeouts, VyosDriver};
+use vnfsync::driver::{ApplyOptions, Driver};
+use vnfsync::engine::{self, Action, Context, Policy};
+use vnfsync::journal::{Change, CommitMode, Intent, Journal, OpKind, OpState, Options};
+use vnfsync::render::{self, Loaded};
+use vnfsync::source::SourceFiles;
+
+#[path = "support/lab_process.rs"]
+mod lab_process;
+use lab_process::{Killed, start_lab};
+
+struct Lab {
+    _process: Killed,
+    info: Value,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn start(profile: &str) -> Lab {
+        let (process, info) = start_lab(profile, &[]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        for key in ["password", "api_key"] {
+            std::fs::write(dir.path().join(key), info[key].as_str().expect("secret"))
+                .expect("write");
+        }
+        Lab {
+            _process: process,
+            info,
+            dir,
+        }
+    }
+
+    fn addr(&self, key: &str) -> (String, u16) {
+        let a = self.info[key]
+            .as_str()
+            .expect("address")
+            .trim_start_matches("http://");
+        let (host, port) = a.rsplit_once(':').expect("host:port");
+        (host.to_string(), port.parse().expect("port"))
+    }
+
+    fn endpoint(&self, transport: &str) -> String {
+        let secrets = self.dir.path().display();
+        if transport == "ssh" {
+            let (host, port) = self.addr("ssh");
+            format!(
+                "  transport: ssh\n  host: {host}\n  port: {port}\n  user: {}\n  password: file:{secrets}/password\n  host_key: {}\n",
+                self.info["user"].as_str().expect("user"),
+                self.info["host_key_fingerprint"].as_str().expect("fp"),
+            )
+        } else {
+            let (host, port) = self.addr("api");
+            format!(
+                "  transport: vyos-http\n  scheme: http\n  host: {host}\n  port: {port}\n  api_key: file:{secrets}/api_key\n"
+            )
+        }
+    }
+
+    fn get(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.info["control"].as_str().expect("control"));
+        reqwest::blocking::get(&url)
+            .and_then(|r| r.text())
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    fn log_len(&self) -> u64 {
+        let log: Value = serde_json::from_str(&self.get("/log")).expect("log json");
+        log.as_array()
+            .and_then(|a| a.last())
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Commands after `since` that write.
+    fn writes_since(&self, since: u64) -> Vec<String> {
+        let log: Value =
+            serde_json::from_str(&self.get(&format!("/log?since={since}"))).expect("log json");
+        log.as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|e| e["command"].as_str())
+            .filter(|c| {
+                let c = c.trim_start();
+                [
+                    "set ",
+                    "delete ",
+                    "comment ",
+                    "commit",
+                    "save",
+                    "load",
+                    "merge",
+                    "confirm",
+                    "configure ",
+                    "config-file ",
+                ]
+                .iter()
+                .any(|w| c.starts_with(w))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn summary(&self) -> Value {
+        serde_json::from_str(&self.get("")).expect("summary")
+    }
+
+    fn loaded(&self, transport: &str, routes: &str, health: &str) -> Loaded {
+        let yaml = format!(
+            "name: lab\ndictionary: vyos-1.4\nendpoint:\n{}owns:\n  - protocols static\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n{routes}",
+            self.endpoint(transport)
+        );
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/lab.yaml".into(), yaml.into_bytes());
+        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{e:#?}"));
+        loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+        loaded
+    }
+
+    fn context(&self) -> Context {
+        let journal = Journal::open(
+            self.dir.path().join("state/journal.redb"),
+            Options {
+                create: true,
+                ..Options::default()
+            },
+        )
+        .expect("journal");
+        Context::new(
+            journal,
+            SnapshotStore::new(self.dir.path().join("state/rollback")),
+            Arc::new(ProcessEnv),
+            Timeouts {
+                connect: Duration::from_secs(5),
+                command: Duration::from_secs(10),
+            },
+            Policy {
+                retry_delays: vec![Duration::from_millis(100)],
+                revert_grace: Duration::from_secs(5),
+                probe_timeout: Duration::from_secs(5),
+                ..Policy::default()
+            },
+        )
+    }
+}
+
+const ROUTES: &str = "  - {prefix: 10.20.0.0/16, next_hop: 192.0.2.253}\n";
+const PASSING: &str = "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
+const FAILING: &str =
+    "  - {kind: login}\n  - {kind: command, run: show version, expect: 'NOT-THIS-ROUTER'}\n";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn has_route(active: &str) -> bool {
+    active.contains("10.20.0.0/16")
+}
+
+#[test]
+fn reconcile_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let loaded = Lab::start("1.4");
+    let l = loaded.loaded("ssh", ROUTES, PASSING);
+    let ctx = loaded.context();
+    let a = l.state.appliances[0].clone();
+    let fut = engine::reconcile(&l, &a, &ctx);
+    send(&fut);
+}
+
+#[test]
+fn idempotent_reapply_makes_zero_device_writes() {
+    for transport in ["ssh", "http"] {
+        let lab = Lab::start("1.4");
+        let loaded = lab.loaded(transport, ROUTES, PASSING);
+        let ctx = lab.context();
+        let a = &loaded.state.appliances[0];
+        let rt = rt();
+        let before =
+            vnfsync::vyos::ConfigTree::parse_commands(&lab.get("/active")).expect("before");
+        let first = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+        let Action::Completed { op } = first else {
+            panic!("{transport}: {first:?}")
+        };
+        let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+        assert_eq!(rec.state, OpState::Completed);
+        assert!(rec.probes.iter().all(|p| p.passed), "{rec:?}");
+        assert!(has_route(&lab.get("/active")), "{transport}");
+        // Config outside the owned scopes is untouched.
+        let after = vnfsync::vyos::ConfigTree::parse_commands(&lab.get("/active")).expect("after");
+        for c in vnfsync::vyos::diff(&before, &after, &[]) {
+            assert!(
+                c.path
+                    .starts_with(&["protocols".to_string(), "static".to_string()]),
+                "{transport}: outside the owned scope: {c}"
+            );
+        }
+        let summary = lab.summary();
+        assert!(
+            summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
+            "{transport}: confirmed: {summary}"
+        );
+        let mark = lab.log_len();
+        let again = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .expect("again");
+        assert!(
+            matches!(again, Action::InSync { .. }),
+            "{transport}: {again:?}"
+        );
+        assert_eq!(lab.writes_since(mark), Vec::<String>::new(), "{transport}");
+    }
+}
+
+#[test]
+fn failing_probe_rolls_back_at_once_without_reboot() {
+    for transport in ["ssh", "http"] {
+        let lab = Lab::start("1.4");
+        let loaded = lab.loaded(transport, ROUTES, FAILING);
+        let ctx = lab.context();
+        let a = &loaded.state.appliances[0];
+        let rt = rt();
+        let before = lab.get("/active");
+        let out = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+        let Action::RolledBack { op, cause } = out else {
+            panic!("{transport}: {out:?}")
+        };
+        assert!(cause.contains("command show version"), "{cause}");
+        let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+        assert_eq!(rec.state, OpState::RolledBack);
+        // Back on the base at once: config byte-identical, no timer left to reboot the box.
+        assert_eq!(lab.get("/active"), before, "{transport}");
+        let summary = lab.summary();
+        assert_eq!(summary["up"], true, "{summary}");
+        assert!(
+            summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
+            "{transport}: no timer left: {summary}"
+        );
+        // Parked until a new commit.
+        let next = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .expect("next");
+        assert!(matches!(next, Action::Parked { .. }), "{next:?}");
+    }
+}
+
+/// Build an open operation the way a crashed daemon left it.
+fn open_op(
+    ctx: &Context,
+    lab: &Lab,
+    loaded: &Loaded,
+    state: OpState,
+    confirm_by: &str,
+) -> vnfsync::journal::Operation {
+    let a = &loaded.state.appliances[0];
+    let intended = render::render(loaded, a).expect("render");
+    let rt = rt();
+    let mut d = VyosDriver::new(
+        a,
+        &ProcessEnv,
+        Timeouts {
+            connect: Duration::from_secs(5),
+            command: Duration::from_secs(10),
+        },
+    )
+    .expect("driver");
+    let running = rt.block_on(d.fetch()).expect("fetch");
+    let p = vnfsync::plan::plan(&intended, &running, None);
+    let (snap, path) = rt
+        .block_on(vnfsync::driver::snapshot_to_store(
+            &mut d,
+            &ctx.store,
+            "lab",
+            "0123456789ab",
+            std::time::SystemTime::now(),
+        ))
+        .expect("snapshot");
+    ctx.journal
+        .record_snapshot(vnfsync::journal::SnapshotEntry {
+            appliance: "lab".into(),
+            id: snap.id.clone(),
+            commit: "0123456789ab".into(),
+            taken: jiff::Timestamp::now(),
+            location: path.display().to_string(),
+        })
+        .wait()
+        .expect("snapshot entry");
+    let begun = ctx
+        .journal
+        .begin(Intent {
+            appliance: "lab".into(),
+            kind: OpKind::Apply,
+            commit: "0123456789ab".into(),
+            idempotency_key: p.idempotency_key.clone(),
+            base_hash: p.base_hash.clone(),
+            target_hash: p.target_hash.clone(),
+            commit_mode: Some(CommitMode {
+                confirm_by: confirm_by.into(),
+                window_secs: 60,
+                save_first: false,
+            }),
+            ..Intent::default()
+        })
+        .wait()
+        .expect("begin")
+        .into_operation();
+    if state == OpState::Pending {
+        return begun;
+    }
+    ctx.journal
+        .change(begun.id, Change::to(OpState::InProgress).snapshot(&snap.id))
+        .wait()
+        .expect("in progress");
+    let _ = lab;
+    if state == OpState::AwaitingConfirm {
+        rt.block_on(d.apply(
+            &p.commands,
+            &ApplyOptions {
+                confirm_window: Some(Duration::from_secs(60)),
+                comment: "vnfsync 0123456789ab".into(),
+                ..ApplyOptions::default()
+            },
+        ))
+        .expect("apply");
+        ctx.journal
+            .change(
+                begun.id,
+                Change::to(OpState::AwaitingConfirm)
+                    .confirm_deadline(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)),
+            )
+            .wait()
+            .expect("awaiting");
+    }
+    ctx.journal.get(begun.id).wait().expect("get").expect("op")
+}
+
+/// Case table row: pending → failed "not applied", no device call.
+#[test]
+fn recovery_pending_is_not_applied() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, PASSING);
+    let ctx = lab.context();
+    let op = open_op(&ctx, &lab, &loaded, OpState::Pending, "device_reboot");
+    let a = &loaded.state.appliances[0];
+    let out = rt()
+        .block_on(engine::recover(&op, a, &ctx))
+        .expect("recover");
+    assert!(
+        matches!(out, Action::Failed { parked: false, .. }),
+        "{out:?}"
+    );
+    let rec = ctx.journal.get(op.id).wait().expect("get").expect("op");
+    assert_eq!(rec.state, OpState::Failed);
+}
+
+/// Case table row: in_progress and the device holds the base → failed "not applied".
+#[test]
+fn recovery_in_progress_on_base_is_not_applied() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, PASSING);
+    let ctx = lab.context();
+    let op = open_op(&ctx, &lab, &loaded, OpState::InProgress, "device_reboot");
+    let a = &loaded.state.appliances[0];
+    let out = rt()
+        .block_on(engine::recover(&op, a, &ctx))
+        .expect("recover");
+    let Action::Failed { reason, parked, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert!(reason.contains("not applied"), "{reason}");
+    assert!(!parked);
+}
+
+/// Case table row: awaiting_confirm inside the window, device on the target, probes pass →
+/// confirm and complete.
+#[test]
+fn recovery_awaiting_on_target_confirms_and_completes() {
+    for transport in ["ssh", "http"] {
+        let lab = Lab::start("1.5");
+        let loaded = lab.loaded(transport, ROUTES, PASSING);
+        let ctx = lab.context();
+        let op = open_op(
+            &ctx,
+            &lab,
+            &loaded,
+            OpState::AwaitingConfirm,
+            if transport == "ssh" {
+                "device_reboot"
+            } else {
+                "device_reload"
+            },
+        );
+        let a = &loaded.state.appliances[0];
+        let out = rt()
+            .block_on(engine::recover(&op, a, &ctx))
+            .expect("recover");
+        assert!(
+            matches!(out, Action::Completed { .. }),
+            "{transport}: {out:?}"
+        );
+        let summary = lab.summary();
+        assert!(
+            summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
+            "{transport}: confirmed: {summary}"
+        );
+        assert!(has_route(&lab.get("/active")));
+    }
+}
+
+/// Case table row: awaiting_confirm, device on the target, a probe fails → rolled back.
+#[test]
+fn recovery_awaiting_with_failing_probe_rolls_back() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, FAILING);
+    let ctx = lab.context();
+    let before = lab.get("/active");
+    let op = open_op(
+        &ctx,
+        &lab,
+        &loaded,
+        OpState::AwaitingConfirm,
+        "device_reboot",
+    );
+    let a = &loaded.state.appliances[0];
+    let out = rt()
+        .block_on(engine::recover(&op, a, &ctx))
+        .expect("recover");
+    assert!(matches!(out, Action::RolledBack { .. }), "{out:?}");
+    assert_eq!(lab.get("/active"), before);
+}
+
+/// Case table row: the device holds neither base nor target → failed "changed by someone
+/// else", parked.
+#[test]
+fn recovery_neither_base_nor_target_parks() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, PASSING);
+    let ctx = lab.context();
+    let op = open_op(&ctx, &lab, &loaded, OpState::InProgress, "device_reboot");
+    // Someone else changes the owned scope.
+    let a = &loaded.state.appliances[0];
+    let mut d = VyosDriver::new(a, &ProcessEnv, Timeouts::default()).expect("driver");
+    rt().block_on(
+        d.apply(
+            &vnfsync::vyos::parse_commands(
+                "set protocols static route 10.77.0.0/16 next-hop 192.0.2.7\n",
+            )
+            .expect("cmds"),
+            &ApplyOptions::default(),
+        ),
+    )
+    .expect("out of band");
+    let out = rt()
+        .block_on(engine::recover(&op, a, &ctx))
+        .expect("recover");
+    let Action::Failed { reason, parked, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert!(reason.contains("changed by someone else"), "{reason}");
+    assert!(parked);
+    let status = ctx
+        .journal
+        .status("lab")
+        .wait()
+        .expect("status")
+        .expect("s");
+    assert!(status.parked_reason.is_some());
+}
+
+/// The lockout: a change whose input filter drops SSH cuts the management path. The login
+/// probe fails over a fresh connection; the engine rolls back (at once over a surviving
+/// session, or after the device's own revert), verifies the base and records `rolled_back`.
+/// Nothing unconfirmed is ever saved.
+#[test]
+fn lockout_is_survived_and_rolled_back() {
+    for profile in ["1.4", "1.5"] {
+        let (process, info) =
+            start_lab(profile, &["--minute-seconds", "1", "--reboot-seconds", "1"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        for key in ["password", "api_key"] {
+            std::fs::write(dir.path().join(key), info[key].as_str().expect("secret"))
+                .expect("write");
+        }
+        let lab = Lab {
+            _process: process,
+            info,
+            dir,
+        };
+        let yaml = format!(
+            "name: lab\ndictionary: vyos-{profile}\nendpoint:\n{}owns:\n  - firewall ipv4 input filter\ncommit:\n  confirm_window: 1m\nhealth:\n  - {{kind: login}}\nraw:\n  - \"set firewall ipv4 input filter default-action 'accept'\"\n  - \"set firewall ipv4 input filter rule 10 action 'drop'\"\n  - \"set firewall ipv4 input filter rule 10 protocol 'tcp'\"\n  - \"set firewall ipv4 input filter rule 10 destination port '22'\"\n",
+            lab.endpoint("ssh")
+        );
+        let mut files = SourceFiles::default();
+        files
+            .files
+            .insert("appliances/lab.yaml".into(), yaml.into_bytes());
+        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{profile}: {e:#?}"));
+        loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+        let mut ctx = lab.context();
+        ctx.policy.revert_grace = Duration::from_secs(30);
+        ctx.timeouts = Timeouts {
+            connect: Duration::from_secs(2),
+            command: Duration::from_secs(3),
+        };
+        ctx.policy.probe_timeout = Duration::from_secs(3);
+        let before = lab.get("/active");
+        let a = &loaded.state.appliances[0];
+        let out = rt()
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{profile}: {e}"));
+        let Action::RolledBack { op, cause } = out else {
+            panic!("{profile}: {out:?}")
+        };
+        assert!(
+            cause.contains("login") || cause.contains("lost management access"),
+            "{profile}: {cause}"
+        );
+        let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+        assert_eq!(rec.state, OpState::RolledBack, "{profile}");
+        assert_eq!(lab.get("/active"), before, "{profile}: back on the base");
+        let summary = lab.summary();
+        let saved = summary["saved"].as_str().unwrap_or_default();
+        assert!(
+            !saved.contains("destination") || !saved.contains("port 22"),
+            "{profile}: nothing unconfirmed saved: {saved}"
+        );
+    }
+}
