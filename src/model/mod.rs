@@ -324,24 +324,6 @@ mod tests {
     }
 
     #[test]
-    fn a_confirm_window_from_the_fleet_defaults_is_checked_where_written() {
-        let fleet = "defaults:\n  commit: {confirm_window: 150s}\n";
-        let mut files = SourceFiles::default();
-        files
-            .files
-            .insert("appliances/a.yaml".into(), HEAD.as_bytes().to_vec());
-        files
-            .files
-            .insert("vnfsync.yaml".into(), fleet.as_bytes().to_vec());
-        let e = load(&files).expect_err("150s");
-        assert_eq!(
-            (e[0].file.as_str(), e[0].line, e[0].path.as_str()),
-            ("vnfsync.yaml", 2, "defaults.commit.confirm_window")
-        );
-        assert!(e[0].message.ends_with("use 2m or 3m"), "{}", e[0].message);
-    }
-
-    #[test]
     fn commit_and_health_rules() {
         assert!(err("commit: {confirm_window: 30s}\n").contains("30s is out of range 1m-1h"));
         assert!(err("commit: {save: later}\n").contains("unknown value `later`"));
