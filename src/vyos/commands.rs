@@ -200,32 +200,9 @@ pub fn parse_located(text: &str) -> Result<Vec<Located>, Error> {
             column,
             message,
         };
-        let op = match (verb.text.as_str(), verb.quoted) {
-            ("set", false) => Op::Set,
-            ("delete", false) => Op::Delete,
-            ("comment", false) => Op::Comment,
-            _ => {
-                return Err(err(
-                    verb.column,
-                    format!(
-                        "unknown command \"{}\": expected set, delete or comment",
-                        verb.text
-                    ),
-                ));
-            }
-        };
-        if rest.len() > MAX_WORDS {
-            return Err(err(
-                verb.column,
-                format!("path longer than {MAX_WORDS} words"),
-            ));
-        }
+        let op = verb_of(verb, rest, line).map_err(|(column, message)| err(column, message))?;
         let (path_words, value) = match rest.split_last() {
             Some((last, init)) if last.quoted => (init, Some(last)),
-            _ if op == Op::Comment => {
-                let column = rest.last().map_or(line.len() + 1, |w| w.column);
-                return Err(err(column, "comment needs its text in quotes".to_owned()));
-            }
             _ => (rest, None),
         };
         if path_words.is_empty() {
@@ -373,32 +350,9 @@ pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
         let Some((verb, rest)) = words.split_first() else {
             continue;
         };
-        let op = match (verb.text.as_str(), verb.quoted) {
-            ("set", false) => Op::Set,
-            ("delete", false) => Op::Delete,
-            ("comment", false) => Op::Comment,
-            _ => {
-                return Err(err(
-                    verb.column,
-                    format!(
-                        "unknown command \"{}\": expected set, delete or comment",
-                        verb.text
-                    ),
-                ));
-            }
-        };
-        if rest.len() > MAX_WORDS {
-            return Err(err(
-                verb.column,
-                format!("path longer than {MAX_WORDS} words"),
-            ));
-        }
+        let op = verb_of(verb, rest, line).map_err(|(column, message)| err(column, message))?;
         let (path_words, value) = match rest.split_last() {
             Some((last, init)) if last.quoted => (init, Some(last)),
-            _ if op == Op::Comment => {
-                let column = rest.last().map_or(line.len() + 1, |w| w.column);
-                return Err(err(column, "comment needs its text in quotes".to_owned()));
-            }
             Some((last, init)) => {
                 let prev = init.last().map(|w| w.text.as_str());
                 let is_node = init.len() < 2
@@ -444,6 +398,34 @@ pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
         });
     }
     Ok(out)
+}
+
+/// The verb of a command line (`set`, `delete` or `comment`, unquoted), with the checks both
+/// parsers share: the path is at most [`MAX_WORDS`] long, and a comment's text is quoted.
+/// Errors are (column, message).
+fn verb_of(verb: &Word, rest: &[Word], line: &str) -> Result<Op, (usize, String)> {
+    let op = match (verb.text.as_str(), verb.quoted) {
+        ("set", false) => Op::Set,
+        ("delete", false) => Op::Delete,
+        ("comment", false) => Op::Comment,
+        _ => {
+            return Err((
+                verb.column,
+                format!(
+                    "unknown command \"{}\": expected set, delete or comment",
+                    verb.text
+                ),
+            ));
+        }
+    };
+    if rest.len() > MAX_WORDS {
+        return Err((verb.column, format!("path longer than {MAX_WORDS} words")));
+    }
+    if op == Op::Comment && !rest.last().is_some_and(|w| w.quoted) {
+        let column = rest.last().map_or(line.len() + 1, |w| w.column);
+        return Err((column, "comment needs its text in quotes".to_owned()));
+    }
+    Ok(op)
 }
 
 /// Characters the shell interprets when they are not quoted.
