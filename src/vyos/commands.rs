@@ -213,6 +213,14 @@ pub fn parse_located(text: &str) -> Result<Vec<Located>, Error> {
             && op != Op::Comment
         {
             validate_value(&v.text).map_err(|m| err(v.column, m))?;
+            if let Some(c) = v.text.chars().find(|c| c.is_control()) {
+                return Err(err(
+                    v.column,
+                    format!(
+                        "the value holds the control character {c:?}: VyOS prints it escaped, so the command would not read back as written; leave it out"
+                    ),
+                ));
+            }
         }
         out.push(Located {
             command: Command {
@@ -336,7 +344,9 @@ const TAG_NODES: &[&str] = &[
 ///   right after a tag node whose instances may be empty ([`TAG_NODES`]: `loopback lo`).
 ///   Anything else (`set system host-name vyos`) is ambiguous without the schema and is
 ///   refused with a message saying to quote the value;
-/// - a path word VyOS cannot hold is refused ([`validate_path_word`]: whitespace, ...).
+/// - a path word VyOS cannot hold is refused ([`validate_path_word`]: whitespace, ...);
+/// - a value holding a control character (tab, DEL, ...) is refused: VyOS prints it escaped
+///   (`\t`, `\127`), which reads back as other text.
 pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
     let mut out = Vec::new();
     for (idx, line) in text.split('\n').enumerate() {
@@ -386,6 +396,14 @@ pub fn parse_located_strict(text: &str) -> Result<Vec<Located>, Error> {
             && op != Op::Comment
         {
             validate_value(&v.text).map_err(|m| err(v.column, m))?;
+            if let Some(c) = v.text.chars().find(|c| c.is_control()) {
+                return Err(err(
+                    v.column,
+                    format!(
+                        "the value holds the control character {c:?}: VyOS prints it escaped, so the command would not read back as written; leave it out"
+                    ),
+                ));
+            }
         }
         out.push(Located {
             command: Command {
@@ -877,5 +895,16 @@ mod strict_tests {
         check_err("set a b 'x\ny'", "unterminated single quote", 1, 9);
         // Quoted, they are plain text.
         check("set a b 'x;y|z$(w)'", &["set a b 'x;y|z$(w)'"]);
+    }
+
+    /// Found by `scripts/fuzz-smoke` (commands_strict): a DEL inside a quoted value printed as
+    /// `\127`, which read back as four other characters.
+    #[test]
+    fn strict_refuses_control_characters_in_values() {
+        for input in ["set fi '\u{7f}plink'", "set a b 'x\ty'", "set a b \"x\u{1b}[2J\""] {
+            check_err(input, "control character", 1, 1 + input.find(['\'', '"']).unwrap());
+        }
+        // A comment prints as written, so its text may hold a tab.
+        assert!(parse_commands_strict("comment a b 'x\ty'").is_ok());
     }
 }
