@@ -55,12 +55,10 @@ fn user() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[test]
-fn driver_talks_to_real_openssh_sshd() {
+/// A real sshd on a loopback port whose every session runs `force_command`, with a key pair
+/// in `d` (`id`) and the host key's SHA256 pin. Returns (sshd, port, pin).
+fn start_sshd(d: &Path, force_command: &str) -> (Killed, u16, String) {
     let sshd = sshd();
-    let (_lab, info) = start_lab(PROFILE, &[]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
     for (name, kind) in [("host_key", "ed25519"), ("id", "ed25519")] {
         run(Process::new("ssh-keygen")
             .args(["-q", "-t", kind, "-N", "", "-C", "vnfsync-test", "-f"])
@@ -80,19 +78,17 @@ fn driver_talks_to_real_openssh_sshd() {
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
     }
     let port = free_port();
-    let control = info["control"].as_str().expect("control");
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile {ak}\n\
          PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-         PermitRootLogin prohibit-password\nForceCommand {bin} lab-shell --control {control}\n\
+         PermitRootLogin prohibit-password\nForceCommand {force_command}\n\
          LogLevel ERROR\n",
         hk = d.join("host_key").display(),
         pid = d.join("sshd.pid").display(),
         ak = d.join("authorized_keys").display(),
-        bin = env!("CARGO_BIN_EXE_vnfsync"),
     );
     std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
-    let _sshd = Killed(
+    let server = Killed(
         Process::new(&sshd)
             .args(["-D", "-e", "-f"])
             .arg(d.join("sshd_config"))
@@ -108,6 +104,22 @@ fn driver_talks_to_real_openssh_sshd() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (server, port, pin)
+}
+
+#[test]
+fn driver_talks_to_real_openssh_sshd() {
+    let (_lab, info) = start_lab(PROFILE, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let control = info["control"].as_str().expect("control");
+    let (_sshd, port, pin) = start_sshd(
+        d,
+        &format!(
+            "{bin} lab-shell --control {control}",
+            bin = env!("CARGO_BIN_EXE_vnfsync")
+        ),
+    );
 
     let yaml = format!(
         "name: r1\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: 127.0.0.1\n  port: {port}\n  user: {user}\n  private_key: file:{key}\n  host_key: {pin}\nowns: [protocols, system]\n",
@@ -186,4 +198,39 @@ fn nix_is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// A device that answers without end (here: sshd running `head -c 70M /dev/zero` for every
+/// command) is cut off at the driver's 64 MiB cap with a clear error, not read into memory.
+#[test]
+fn driver_stops_reading_an_endless_answer_at_the_cap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (_sshd, port, pin) = start_sshd(d, "head -c 70000000 /dev/zero");
+    let yaml = format!(
+        "name: r1\ndictionary: vyos-1.4\nendpoint:\n  transport: ssh\n  host: 127.0.0.1\n  port: {port}\n  user: {user}\n  private_key: file:{key}\n  host_key: {pin}\nowns: [protocols]\n",
+        user = user(),
+        key = d.join("id").display(),
+    );
+    let mut files = SourceFiles::default();
+    files
+        .files
+        .insert("appliances/r1.yaml".into(), yaml.into_bytes());
+    let state = model::load(&files).unwrap_or_else(|e| panic!("{e:?}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        command: Duration::from_secs(120),
+    };
+    let mut driver = VyosDriver::new(&state.appliances[0], &ProcessEnv, timeouts).expect("driver");
+    let err = rt.block_on(driver.fetch()).expect_err("an endless answer");
+    assert_eq!(err.code(), ErrorCode::Upstream, "{err}");
+    assert!(
+        err.to_string().contains("larger than the 64 MiB cap"),
+        "{err}"
+    );
+    assert!(!err.retryable(), "{err}");
 }

@@ -19,6 +19,11 @@ use std::time::Duration;
 
 use crate::vyos::{Command, ConfigTree, Path};
 
+/// The most a device may answer to one request (an SSH command's output, an HTTP reply body):
+/// 64 MiB, as the CLI's `--max-input-size` default. A larger answer is refused with
+/// `VNF_UPSTREAM` (not retried) and the read stops at the cap.
+pub const MAX_DEVICE_REPLY: usize = 64 << 20;
+
 pub use any::AnyDriver;
 pub use mode::{CommitPlan, Reverter, commit_mode};
 

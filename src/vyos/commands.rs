@@ -901,8 +901,17 @@ mod strict_tests {
     /// `\127`, which read back as four other characters.
     #[test]
     fn strict_refuses_control_characters_in_values() {
-        for input in ["set fi '\u{7f}plink'", "set a b 'x\ty'", "set a b \"x\u{1b}[2J\""] {
-            check_err(input, "control character", 1, 1 + input.find(['\'', '"']).unwrap());
+        for input in [
+            "set fi '\u{7f}plink'",
+            "set a b 'x\ty'",
+            "set a b \"x\u{1b}[2J\"",
+        ] {
+            check_err(
+                input,
+                "control character",
+                1,
+                1 + input.find(['\'', '"']).unwrap(),
+            );
         }
         // A comment prints as written, so its text may hold a tab.
         assert!(parse_commands_strict("comment a b 'x\ty'").is_ok());

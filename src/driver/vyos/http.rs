@@ -91,6 +91,37 @@ impl HttpApi {
         })
     }
 
+    /// The reply body as text, read chunk by chunk and refused once it passes
+    /// [`MAX_DEVICE_REPLY`](crate::driver::MAX_DEVICE_REPLY): the read stops there instead of
+    /// loading a hostile or broken device's endless answer.
+    async fn read_capped(&self, mut resp: reqwest::Response, during: &str) -> Result<String> {
+        let cap = crate::driver::MAX_DEVICE_REPLY;
+        let too_big = || DriverError::Upstream {
+            appliance: self.appliance.clone(),
+            during: during.into(),
+            message: format!(
+                "the reply is larger than the {} MiB cap; stopped reading",
+                cap >> 20
+            ),
+            retryable: false,
+        };
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(during, &e))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     fn transport_error(&self, during: &str, e: &reqwest::Error) -> DriverError {
         if let Some(tls) = tls_failure(e) {
             return DriverError::Auth {
@@ -135,10 +166,7 @@ impl HttpApi {
             .await
             .map_err(|e| self.transport_error(during, &e))?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| self.transport_error(during, &e))?;
+        let text = self.read_capped(resp, during).await?;
         let reply = parse_reply(status, &text).map_err(|message| DriverError::Upstream {
             appliance: self.appliance.clone(),
             during: during.into(),
@@ -199,10 +227,7 @@ impl HttpApi {
         if status == 404 || status == 405 {
             return Ok(None);
         }
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| self.transport_error(during, &e))?;
+        let text = self.read_capped(resp, during).await?;
         let reply = parse_reply(status, &text).map_err(|message| DriverError::Upstream {
             appliance: self.appliance.clone(),
             during: during.into(),
@@ -440,6 +465,82 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback "device" that answers every request with `head` and then `body_len` bytes of
+    /// `x` (or until the client goes away).
+    async fn endless_device(head: &'static str, body_len: usize) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'x'; 1 << 20];
+                    let mut sent = 0;
+                    while sent < body_len {
+                        if sock.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                        sent += chunk.len();
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn api(port: u16) -> HttpApi {
+        HttpApi::new(&HttpTarget {
+            appliance: "r1".into(),
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port,
+            key: SecretString::from("canary-key"),
+            tls: None,
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(60),
+        })
+        .expect("client")
+    }
+
+    #[tokio::test]
+    async fn an_endless_reply_stops_at_the_cap() {
+        let port = endless_device(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+            crate::driver::MAX_DEVICE_REPLY + (8 << 20),
+        )
+        .await;
+        let err = api(port)
+            .post("/retrieve", json!({"op": "showConfig"}), "showConfig")
+            .await
+            .expect_err("past the cap");
+        assert!(
+            err.to_string().contains("larger than the 64 MiB cap"),
+            "{err}"
+        );
+        assert!(!err.retryable());
+        assert!(!err.to_string().contains("canary-key"));
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_past_the_cap_is_refused_before_reading() {
+        let port = endless_device("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n", 0).await;
+        let err = api(port)
+            .post("/retrieve", json!({"op": "showConfig"}), "showConfig")
+            .await
+            .expect_err("declared past the cap");
+        assert!(
+            err.to_string().contains("larger than the 64 MiB cap"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn replies_are_read_whatever_the_content_type() {

@@ -206,8 +206,25 @@ impl SshSession {
             channel.eof().await.map_err(lost)?;
             let mut out = ExecOutput::default();
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            let cap = crate::driver::MAX_DEVICE_REPLY;
             while let Some(msg) = channel.wait().await {
+                let room = |a: &Vec<u8>, b: &Vec<u8>, n: usize| a.len() + b.len() + n <= cap;
                 match msg {
+                    russh::ChannelMsg::Data { data }
+                    | russh::ChannelMsg::ExtendedData { data, .. }
+                        if !room(&stdout, &stderr, data.len()) =>
+                    {
+                        let _ = channel.close().await;
+                        return Err(DriverError::Upstream {
+                            appliance: self.appliance.clone(),
+                            during: during.to_string(),
+                            message: format!(
+                                "the output is larger than the {} MiB cap; stopped reading",
+                                cap >> 20
+                            ),
+                            retryable: false,
+                        });
+                    }
                     russh::ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
                     russh::ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
                     russh::ChannelMsg::ExitStatus { exit_status } => {
