@@ -123,9 +123,20 @@ pub struct OpsParams {
 pub enum Action {
     Sync,
     Probe,
-    Rollback,
     Resume,
     Approve,
+}
+
+/// Where `POST /v1/appliances/{name}/rollback` returns an appliance (as `vnfsync rollback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackTo {
+    /// The last good snapshot the journal knows (no query).
+    LastGood,
+    /// `?snapshot=ID`.
+    Snapshot(String),
+    /// `?to_commit=SHA`: that commit, rendered and applied with the same safety as `apply`.
+    Commit(String),
 }
 
 /// What the daemon provides to the API.
@@ -146,6 +157,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFut<'a, Result<Value, ApiError>>;
     fn dictionaries(&self, view: &View) -> Value;
     fn commit(&self, sha: &str, view: &View) -> Option<Value>;
+    /// Return one appliance to a snapshot or an earlier commit.
+    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>>;
     /// Run an action on one appliance, or (sync only) on every visible one.
     fn act<'a>(
         &'a self,
@@ -410,8 +423,33 @@ async fn probe(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> 
     act_on(&ctx, &caller, Action::Probe, &name).await
 }
 
-async fn rollback(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {
-    act_on(&ctx, &caller, Action::Rollback, &name).await
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackParams {
+    snapshot: Option<String>,
+    to_commit: Option<String>,
+}
+
+async fn rollback(
+    State(ctx): Shared,
+    caller: Caller,
+    Path(name): Path<String>,
+    params: Result<Query<RollbackParams>, axum::extract::rejection::QueryRejection>,
+) -> Json {
+    caller.need(Scope::Write)?;
+    caller.see(&*ctx.backend, &name)?;
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let to = match (params.snapshot, params.to_commit) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give `snapshot` or `to_commit`, not both",
+            ));
+        }
+        (Some(id), None) => RollbackTo::Snapshot(id),
+        (None, Some(sha)) => RollbackTo::Commit(sha),
+        (None, None) => RollbackTo::LastGood,
+    };
+    ctx.backend.rollback(&name, to).await.map(axum::Json)
 }
 
 async fn resume(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {

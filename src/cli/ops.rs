@@ -48,7 +48,7 @@ pub struct OpsArgs {
     /// pending, in_progress, awaiting_confirm, completed, rolled_back, failed.
     #[arg(long)]
     pub state: Option<String>,
-    /// apply, rollback, restore, probe, drift_check, recover.
+    /// apply, rollback, restore, probe, drift_check, recover, validate.
     #[arg(long)]
     pub kind: Option<String>,
     /// The git commit id the operations applied.

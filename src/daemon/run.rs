@@ -20,8 +20,8 @@ use super::desired::{Desired, Offer, Rejection, Tracker};
 use super::notify::Notifier;
 use crate::api::metrics::Metrics;
 use crate::api::{
-    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, Tokens, View,
-    Visible,
+    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, RollbackTo,
+    Tokens, View, Visible,
 };
 use crate::config::Config;
 use crate::driver::Driver;
@@ -29,7 +29,10 @@ use crate::driver::secret::ProcessEnv;
 use crate::driver::store::SnapshotStore;
 use crate::driver::vyos::Timeouts;
 use crate::engine::{self, Action, Context, Policy};
-use crate::journal::{Journal, JournalError, Options, Query};
+use crate::journal::{
+    Change, ErrorRecord, Intent, Journal, JournalError, OpKind, OpState, Options, Query,
+    VALIDATE_APPLIANCE,
+};
 use crate::source::{FollowConfig, SourceError, follow};
 
 /// Why the daemon could not start or had to stop.
@@ -60,6 +63,9 @@ struct Live {
     op: Option<String>,
     reason: Option<String>,
     finished: Option<Timestamp>,
+    /// The drift last journaled (its commands), so a standing drift is journaled once.
+    #[serde(skip)]
+    drift_journaled: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +87,19 @@ struct CommitRecord {
 
 const KEPT_COMMITS: usize = 200;
 
+/// A commit loaded for a rollback, with its full id.
+struct LoadedAt {
+    loaded: crate::render::Loaded,
+    files_commit: Option<String>,
+}
+
+impl std::ops::Deref for LoadedAt {
+    type Target = crate::render::Loaded;
+    fn deref(&self) -> &Self::Target {
+        &self.loaded
+    }
+}
+
 struct Runtime {
     cfg: Config,
     tracker: Mutex<Tracker>,
@@ -88,13 +107,15 @@ struct Runtime {
     live: RwLock<BTreeMap<String, Live>>,
     slots: Mutex<HashMap<String, Slot>>,
     commits: RwLock<BTreeMap<String, CommitRecord>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     ctx: Context,
     sem: Arc<Semaphore>,
     recovered: AtomicBool,
     draining: AtomicBool,
     /// Appliances an operator approved for their first reconcile (onboarding hold).
     approved: Mutex<BTreeSet<String>>,
+    /// One writer per appliance: a reconcile and an operator's rollback take this lock.
+    writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The plan against the live device, read-only (the same planner `vnfsync diff` uses), with
@@ -170,10 +191,25 @@ impl Runtime {
         tokio::spawn(async move { rt.run_one(name).await });
     }
 
+    /// `fut` with its device calls timed into `vnfsync_device_call_seconds`.
+    async fn observed<F: std::future::Future>(&self, fut: F) -> F::Output {
+        crate::driver::observe::scope(self.metrics.clone(), fut).await
+    }
+
+    /// The lock that makes one writer per appliance.
+    fn writer(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.writers)
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
     async fn run_one(self: Arc<Self>, name: String) {
         let Ok(_permit) = self.sem.clone().acquire_owned().await else {
             return;
         };
+        let writer = self.writer(&name);
+        let _writing = writer.lock().await;
         {
             let mut slots = lock(&self.slots);
             let slot = slots.entry(name.clone()).or_default();
@@ -192,7 +228,7 @@ impl Runtime {
                 tracing::info!(appliance = %name, commit = %d.commit, "reconcile");
                 Some((
                     d.commit.clone(),
-                    engine::reconcile(&d.loaded, a, &self.ctx).await,
+                    self.observed(engine::reconcile(&d.loaded, a, &self.ctx)).await,
                 ))
             }
         };
@@ -254,6 +290,7 @@ impl Runtime {
                     op: op.map(|o| o.to_string()),
                     reason,
                     finished: Some(Timestamp::now()),
+                    drift_journaled: None,
                 },
             );
         }
@@ -279,7 +316,7 @@ impl Runtime {
     /// in status. An approved appliance, or one the journal knows, goes on.
     async fn held(&self, d: &Desired, a: &crate::model::Appliance) -> bool {
         let name = a.name.as_str();
-        if lock(&self.approved).contains(name) {
+        if a.adopt == crate::model::Adopt::Auto || lock(&self.approved).contains(name) {
             return false;
         }
         match self.ctx.journal.status(name.to_string()).await {
@@ -290,7 +327,7 @@ impl Runtime {
                 return false;
             }
         }
-        let Ok((_, plan)) = live_plan(&d.loaded, a, &self.ctx).await else {
+        let Ok((_, plan)) = self.observed(live_plan(&d.loaded, a, &self.ctx)).await else {
             // Unreachable now: the engine's own error policy reports and retries it.
             return false;
         };
@@ -321,6 +358,7 @@ impl Runtime {
                     deletes.join("; ")
                 )),
                 finished: Some(Timestamp::now()),
+                drift_journaled: None,
             },
         );
         true
@@ -336,6 +374,10 @@ impl Runtime {
                 return;
             }
         }
+        let writer = self.writer(&name);
+        let Ok(_reading) = writer.try_lock() else {
+            return;
+        };
         let settled = read(&self.live)
             .get(&name)
             .is_some_and(|l| matches!(l.state, "in_sync" | "drift"));
@@ -346,7 +388,7 @@ impl Runtime {
         if !settled {
             return;
         }
-        let (scopes, plan) = match live_plan(&d.loaded, a, &self.ctx).await {
+        let (scopes, plan) = match self.observed(live_plan(&d.loaded, a, &self.ctx)).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(appliance = %name, error = %e, "drift check failed");
@@ -380,17 +422,132 @@ impl Runtime {
             self.trigger(&name);
         } else {
             tracing::warn!(appliance = %name, scopes = ?alert, "drift (alert): reported, left alone");
-            if let Some(l) = write(&self.live).get_mut(&name) {
+            let commands: Vec<String> = plan.commands.iter().map(ToString::to_string).collect();
+            let reason = format!(
+                "drift in {}: {}",
+                alert.into_iter().collect::<Vec<_>>().join(", "),
+                commands.join("; ")
+            );
+            let key = commands.join("\n");
+            let new = {
+                let mut live = write(&self.live);
+                let l = live.entry(name.clone()).or_default();
                 l.state = "drift";
-                l.reason = Some(format!(
-                    "drift in {}: {}",
-                    alert.into_iter().collect::<Vec<_>>().join(", "),
-                    plan.commands
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
+                l.reason = Some(reason.clone());
+                let new = l.drift_journaled.as_deref() != Some(key.as_str());
+                l.drift_journaled = Some(key);
+                new
+            };
+            if new {
+                self.journal_finding(
+                    &name,
+                    OpKind::DriftCheck,
+                    &d.commit,
+                    commands,
+                    "drift check (policy alert)".into(),
+                    ErrorRecord::new("VNF_DRIFT", false, reason),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Journal a finding that is not a device write (a rejected commit, drift left alone
+    /// under `alert`) as an operation that ended `failed` with `error`.
+    async fn journal_finding(
+        &self,
+        appliance: &str,
+        kind: OpKind,
+        commit: &str,
+        planned: Vec<String>,
+        summary: String,
+        error: ErrorRecord,
+    ) {
+        let journal = &self.ctx.journal;
+        let done = async {
+            let op = journal
+                .begin(Intent {
+                    appliance: appliance.to_string(),
+                    kind,
+                    commit: commit.to_string(),
+                    planned,
+                    request_summary: Some(summary),
+                    ..Intent::default()
+                })
+                .await?
+                .into_operation();
+            journal
+                .change(op.id, Change::to(OpState::Failed).error(error))
+                .await?;
+            Ok::<_, JournalError>(op.id)
+        }
+        .await;
+        match done {
+            Ok(op) => {
+                tracing::info!(appliance, commit, kind = kind.as_str(), op = %op, "journaled")
+            }
+            Err(e) => {
+                tracing::error!(appliance, commit, kind = kind.as_str(), error = %e, "journal")
+            }
+        }
+    }
+
+    /// A rejected commit in the journal (kind `validate`, appliance `*`, `failed`, with every
+    /// `file:line:column` error), once per commit even across restarts.
+    async fn journal_rejection(&self, commit: &str, errors: &[String]) {
+        let seen = self
+            .ctx
+            .journal
+            .query(Query {
+                kind: Some(OpKind::Validate),
+                commit: Some(commit.to_string()),
+                limit: 1,
+                ..Query::default()
+            })
+            .await
+            .is_ok_and(|p| !p.ops.is_empty());
+        if seen {
+            return;
+        }
+        self.journal_finding(
+            VALIDATE_APPLIANCE,
+            OpKind::Validate,
+            commit,
+            Vec::new(),
+            "validate commit".into(),
+            ErrorRecord::new(
+                "VNF_INVALID",
+                false,
+                format!("commit rejected: {}", errors.join("\n")),
+            ),
+        )
+        .await;
+    }
+
+    /// Findings left open by a stop between their two journal writes: nothing was sent to a
+    /// device for them, so they end `failed`.
+    async fn close_interrupted_findings(&self) {
+        let Ok(open) = self.ctx.journal.in_flight().await else {
+            return;
+        };
+        for op in open
+            .into_iter()
+            .filter(|o| matches!(o.kind, OpKind::Validate | OpKind::DriftCheck))
+        {
+            let r = self
+                .ctx
+                .journal
+                .change(
+                    op.id,
+                    Change::to(OpState::Failed).error(ErrorRecord::new(
+                        "VNF_INTERNAL",
+                        false,
+                        "interrupted before its outcome was journaled",
+                    )),
+                )
+                .await;
+            if let Err(e) = r {
+                tracing::error!(op = %op.id, error = %e, "closing an interrupted finding");
             }
         }
     }
@@ -435,6 +592,7 @@ impl Runtime {
             Offer::Same => {}
             Offer::Rejected(Rejection { commit, errors }) => {
                 self.metrics.commit_rejected();
+                self.journal_rejection(&commit, &errors).await;
                 self.remember(
                     &commit,
                     CommitRecord {
@@ -467,6 +625,186 @@ impl Runtime {
         }
     }
 
+    /// An operator's rollback (`POST /v1/appliances/{name}/rollback`), through the engine
+    /// exactly as `vnfsync rollback` goes: un-park, then restore a snapshot (the one named, or
+    /// the last good one) or reconcile to an earlier commit, journaled like any write. It
+    /// holds the appliance's writer lock and a fleet permit, so no reconcile runs beside it.
+    /// Done, the appliance stays parked on the served commit (the scheduler would otherwise
+    /// re-apply it at once) until a new commit or `resume`.
+    async fn operator_rollback(self: Arc<Self>, name: &str, to: RollbackTo) -> Result<Value, ApiError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(ApiError::unavailable("the daemon is stopping"));
+        }
+        let d = self
+            .served()
+            .ok_or_else(|| ApiError::unavailable("no commit loaded"))?;
+        let served = d
+            .loaded
+            .state
+            .appliance(name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
+        let older = match &to {
+            RollbackTo::Commit(rev) => Some(self.load_commit(rev, name).await?),
+            _ => None,
+        };
+        let _permit = self
+            .sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("the daemon is stopping"))?;
+        let writer = self.writer(name);
+        let _writing = writer.lock().await;
+        write(&self.live).entry(name.to_string()).or_default().state = "rolling_back";
+        tracing::info!(appliance = %name, to = ?to, "rollback by an operator");
+        let ctx = &self.ctx;
+        let result = self.observed(async {
+            engine::resume(name, ctx).await?;
+            match (&to, &older) {
+                (RollbackTo::Commit(_), Some(loaded)) => {
+                    let a = loaded
+                        .state
+                        .appliance(name)
+                        .ok_or_else(|| engine::EngineError::Render {
+                            appliance: name.to_string(),
+                            message: "not in that commit".into(),
+                        })?;
+                    engine::reconcile(loaded, a, ctx).await
+                }
+                _ => {
+                    let id = match &to {
+                        RollbackTo::Snapshot(id) => Some(id.clone()),
+                        _ => ctx
+                            .journal
+                            .status(name.to_string())
+                            .await?
+                            .and_then(|s| s.last_good_snapshot),
+                    };
+                    match id {
+                        Some(id) => engine::restore_snapshot(&served, &id, ctx).await,
+                        None => Ok(Action::Failed {
+                            op: None,
+                            reason: "no last good snapshot: name one with ?snapshot=ID".into(),
+                            parked: false,
+                        }),
+                    }
+                }
+            }
+        })
+        .await;
+        let action = result.map_err(|e| {
+            tracing::error!(appliance = %name, error = %e, "rollback");
+            ApiError::internal(e.to_string())
+        })?;
+        let outcome = outcome_name(&action);
+        self.metrics.reconciled(name, outcome);
+        let target_commit = older
+            .as_ref()
+            .and_then(|l| l.files_commit.clone())
+            .unwrap_or_default();
+        let done = matches!(
+            action,
+            Action::Completed { .. } | Action::InSync { .. } | Action::AlreadyDone { .. }
+        );
+        let mut parked = None;
+        if done {
+            self.metrics.rolled_back("operator");
+            if target_commit != d.commit {
+                let reason = format!(
+                    "commit {}: rolled back by an operator ({}); a new commit or `vnfsync resume` applies it again",
+                    d.commit,
+                    match &to {
+                        RollbackTo::Commit(_) => format!("to commit {target_commit}"),
+                        RollbackTo::Snapshot(id) => format!("to snapshot {id}"),
+                        RollbackTo::LastGood => "to the last good snapshot".into(),
+                    }
+                );
+                let r = reason.clone();
+                ctx.journal
+                    .update_status(name.to_string(), move |s| s.parked_reason = Some(r))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                parked = Some(reason);
+            }
+        }
+        let detail = match &action {
+            Action::RolledBack { cause, .. } => Some(cause.clone()),
+            Action::Failed { reason, .. } | Action::Parked { reason } => Some(reason.clone()),
+            Action::Requeue { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        tracing::info!(appliance = %name, outcome, op = ?action.op().map(|o| o.to_string()), "rollback finished");
+        write(&self.live).insert(
+            name.to_string(),
+            Live {
+                state: if parked.is_some() {
+                    "parked"
+                } else if done {
+                    "in_sync"
+                } else {
+                    "failed"
+                },
+                commit: Some(if target_commit.is_empty() {
+                    d.commit.clone()
+                } else {
+                    target_commit.clone()
+                }),
+                outcome: Some(outcome.to_string()),
+                op: action.op().map(|o| o.to_string()),
+                reason: parked.clone().or(detail.clone()),
+                finished: Some(Timestamp::now()),
+                drift_journaled: None,
+            },
+        );
+        Ok(json!({
+            "appliance": name,
+            "to": to,
+            "result": outcome,
+            "op": action.op().map(|o| o.to_string()),
+            "detail": detail,
+            "parked": parked,
+        }))
+    }
+
+    /// Read and check an earlier commit for a rollback (on the blocking pool).
+    async fn load_commit(
+        &self,
+        rev: &str,
+        name: &str,
+    ) -> Result<LoadedAt, ApiError> {
+        let repo = self.cfg.repo.clone();
+        let path = self.cfg.path.clone();
+        let rev = rev.to_string();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let files = crate::source::read_commit(&repo, &rev, &path)
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            let commit = files.commit.clone();
+            let loaded = crate::render::load(&files).map_err(|diags| {
+                ApiError::invalid(format!(
+                    "commit {rev} does not pass the checks: {}",
+                    diags
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            Ok::<_, ApiError>(LoadedAt {
+                loaded,
+                files_commit: commit,
+            })
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the commit: {e}")))??;
+        if loaded.state.appliance(name).is_none() {
+            return Err(ApiError::invalid(format!(
+                "appliance `{name}` is not in that commit"
+            )));
+        }
+        Ok(loaded)
+    }
+
     fn remember(&self, commit: &str, rec: CommitRecord) {
         let mut c = write(&self.commits);
         c.insert(commit.to_string(), rec);
@@ -480,6 +818,7 @@ impl Runtime {
 
     /// Startup and SIGHUP: crash recovery first, then a full pass.
     async fn recover_and_pass(self: &Arc<Self>) {
+        self.close_interrupted_findings().await;
         if let Some(d) = self.served() {
             match engine::recover_all(&d.loaded.state.appliances, &self.ctx).await {
                 Ok(done) => {
@@ -739,6 +1078,10 @@ impl Backend for Runtime {
         Some(out)
     }
 
+    fn rollback<'a>(&'a self, _: &'a str, _: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async { Err(ApiError::internal("rollback is handled by the runtime, not here")) })
+    }
+
     fn act<'a>(
         &'a self,
         action: ApiAction,
@@ -746,13 +1089,6 @@ impl Backend for Runtime {
         view: &'a View,
     ) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move {
-            let unsupported = |what: &str| {
-                Err(ApiError::new(
-                    axum::http::StatusCode::NOT_IMPLEMENTED,
-                    "VNF_UNSUPPORTED",
-                    format!("unsupported: {what} over the API is not built yet"),
-                ))
-            };
             match action {
                 ApiAction::Sync => Err(ApiError::internal(
                     "sync is handled by the runtime's trigger, not here",
@@ -771,7 +1107,7 @@ impl Backend for Runtime {
                     let mut driver =
                         crate::driver::AnyDriver::new(a, self.ctx.env.as_ref(), self.ctx.timeouts)
                             .map_err(|e| ApiError::internal(e.to_string()))?;
-                    let r = driver.probe().await;
+                    let r = self.observed(driver.probe()).await;
                     let now = Timestamp::now();
                     Ok(match r {
                         Ok(p) => json!({
@@ -786,9 +1122,6 @@ impl Backend for Runtime {
                             "error": {"code": e.code(), "message": e.to_string()},
                         }),
                     })
-                }
-                ApiAction::Rollback => {
-                    unsupported("rollback (use `vnfsync rollback` with the daemon stopped)")
                 }
                 ApiAction::Resume => Err(ApiError::internal(
                     "resume is handled by the runtime, not here",
@@ -838,6 +1171,16 @@ impl Backend for Api {
     }
     fn commit(&self, sha: &str, view: &View) -> Option<Value> {
         self.0.commit(sha, view)
+    }
+    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
+        let rt = self.0.clone();
+        let name = name.to_string();
+        Box::pin(async move {
+            // In its own task: a client that goes away does not cut a device write short.
+            tokio::spawn(async move { rt.operator_rollback(&name, to).await })
+                .await
+                .map_err(|e| ApiError::internal(format!("rollback task: {e}")))?
+        })
     }
     fn act<'a>(
         &'a self,
@@ -911,10 +1254,15 @@ pub async fn run_with(
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let notifier = Notifier::from_env();
+    let metrics = Arc::new(Metrics::new());
     let journal = Journal::open(
         Journal::path_in(&cfg.state_dir),
         Options {
             create: true,
+            on_commit: Some({
+                let m = metrics.clone();
+                Arc::new(move |took: Duration| m.journal_write(took.as_secs_f64()))
+            }),
             ..Options::default()
         },
     )?;
@@ -956,11 +1304,12 @@ pub async fn run_with(
         live: RwLock::default(),
         slots: Mutex::default(),
         commits: RwLock::default(),
-        metrics: Metrics::new(),
+        metrics: metrics.clone(),
         ctx,
         recovered: AtomicBool::new(false),
         draining: AtomicBool::new(false),
         approved: Mutex::new(approved),
+        writers: Mutex::default(),
     });
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
