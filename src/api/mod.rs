@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod tls;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -157,6 +158,9 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFut<'a, Result<Value, ApiError>>;
     fn dictionaries(&self, view: &View) -> Value;
     fn commit(&self, sha: &str, view: &View) -> Option<Value>;
+    /// The snapshots the journal indexes for one appliance (ids, commits, times; never their
+    /// content).
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>>;
     /// Return one appliance to a snapshot or an earlier commit.
     fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>>;
     /// Run an action on one appliance, or (sync only) on every visible one.
@@ -269,6 +273,7 @@ pub fn router(backend: Arc<dyn Backend>, tokens: Tokens) -> Router {
         .route("/v1/appliances", get(appliances))
         .route("/v1/appliances/{name}", get(appliance))
         .route("/v1/appliances/{name}/diff", get(diff))
+        .route("/v1/appliances/{name}/snapshots", get(snapshots))
         .route("/v1/appliances/{name}/probe", post(probe))
         .route("/v1/appliances/{name}/rollback", post(rollback))
         .route("/v1/appliances/{name}/resume", post(resume))
@@ -355,6 +360,12 @@ async fn diff(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> J
     caller.need(Scope::Read)?;
     caller.see(&*ctx.backend, &name)?;
     ctx.backend.diff(&name).await.map(axum::Json)
+}
+
+async fn snapshots(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {
+    caller.need(Scope::Read)?;
+    caller.see(&*ctx.backend, &name)?;
+    ctx.backend.snapshots(&name).await.map(axum::Json)
 }
 
 async fn operations(

@@ -67,6 +67,9 @@ impl Backend for Fake {
     fn commit(&self, sha: &str, view: &View) -> Option<Value> {
         (sha == "abc").then(|| json!({"affected": names(view)}))
     }
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move { Ok(json!([{"id": name}])) })
+    }
     fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move { Ok(json!({"rollback": name, "to": to})) })
     }
@@ -176,6 +179,7 @@ async fn a_tenant_never_sees_another_tenants_appliance() {
         ("GET", "/v1/appliances/b"),
         ("GET", "/v1/appliances/c"),
         ("GET", "/v1/appliances/b/diff"),
+        ("GET", "/v1/appliances/b/snapshots"),
         ("GET", "/v1/operations?appliance=b"),
         ("POST", "/v1/sync?appliance=b"),
         ("POST", "/v1/appliances/b/probe"),

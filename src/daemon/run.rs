@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 
 use super::desired::{Desired, Offer, Rejection, Tracker};
 use super::notify::Notifier;
+use super::operator::outcome_name;
 use crate::api::metrics::Metrics;
 use crate::api::{
     self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, RollbackTo,
@@ -52,6 +53,8 @@ pub enum DaemonError {
     Signal(#[source] std::io::Error),
     #[error("API server: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// What happened to one appliance most recently, as the scheduler saw it.
@@ -659,40 +662,14 @@ impl Runtime {
         write(&self.live).entry(name.to_string()).or_default().state = "rolling_back";
         tracing::info!(appliance = %name, to = ?to, "rollback by an operator");
         let ctx = &self.ctx;
-        let result = self.observed(async {
-            engine::resume(name, ctx).await?;
-            match (&to, &older) {
-                (RollbackTo::Commit(_), Some(loaded)) => {
-                    let a = loaded
-                        .state
-                        .appliance(name)
-                        .ok_or_else(|| engine::EngineError::Render {
-                            appliance: name.to_string(),
-                            message: "not in that commit".into(),
-                        })?;
-                    engine::reconcile(loaded, a, ctx).await
-                }
-                _ => {
-                    let id = match &to {
-                        RollbackTo::Snapshot(id) => Some(id.clone()),
-                        _ => ctx
-                            .journal
-                            .status(name.to_string())
-                            .await?
-                            .and_then(|s| s.last_good_snapshot),
-                    };
-                    match id {
-                        Some(id) => engine::restore_snapshot(&served, &id, ctx).await,
-                        None => Ok(Action::Failed {
-                            op: None,
-                            reason: "no last good snapshot: name one with ?snapshot=ID".into(),
-                            parked: false,
-                        }),
-                    }
-                }
-            }
-        })
-        .await;
+        let result = self
+            .observed(super::operator::rollback(
+                &served,
+                older.as_deref(),
+                &to,
+                ctx,
+            ))
+            .await;
         let action = result.map_err(|e| {
             tracing::error!(appliance = %name, error = %e, "rollback");
             ApiError::internal(e.to_string())
@@ -728,12 +705,8 @@ impl Runtime {
                 parked = Some(reason);
             }
         }
-        let detail = match &action {
-            Action::RolledBack { cause, .. } => Some(cause.clone()),
-            Action::Failed { reason, .. } | Action::Parked { reason } => Some(reason.clone()),
-            Action::Requeue { reason, .. } => Some(reason.clone()),
-            _ => None,
-        };
+        let mut answer = super::operator::rollback_answer(name, &to, &action);
+        let detail = answer["detail"].as_str().map(str::to_string);
         tracing::info!(appliance = %name, outcome, op = ?action.op().map(|o| o.to_string()), "rollback finished");
         write(&self.live).insert(
             name.to_string(),
@@ -757,14 +730,8 @@ impl Runtime {
                 drift_journaled: None,
             },
         );
-        Ok(json!({
-            "appliance": name,
-            "to": to,
-            "result": outcome,
-            "op": action.op().map(|o| o.to_string()),
-            "detail": detail,
-            "parked": parked,
-        }))
+        answer["parked"] = json!(parked);
+        Ok(answer)
     }
 
     /// Read and check an earlier commit for a rollback (on the blocking pool).
@@ -840,17 +807,6 @@ impl Runtime {
     }
 }
 
-fn outcome_name(a: &Action) -> &'static str {
-    match a {
-        Action::InSync { .. } => "in_sync",
-        Action::AlreadyDone { .. } => "already_done",
-        Action::Completed { .. } => "completed",
-        Action::RolledBack { .. } => "rolled_back",
-        Action::Failed { .. } => "failed",
-        Action::Parked { .. } => "parked",
-        Action::Requeue { .. } => "requeue",
-    }
-}
 
 impl Backend for Runtime {
     fn readiness(&self) -> Readiness {
@@ -953,13 +909,30 @@ impl Backend for Runtime {
 
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move {
-            Err(ApiError::new(
-                axum::http::StatusCode::NOT_IMPLEMENTED,
-                "VNF_UNSUPPORTED",
-                format!(
-                    "unsupported: the diff of `{name}` over the API is not built yet; run `vnfsync diff --live`"
-                ),
-            ))
+            // The same renderer and planner as `vnfsync diff --live`, read-only on the device;
+            // answered as its `--format json` document.
+            let d = self
+                .served()
+                .ok_or_else(|| ApiError::unavailable("no commit loaded"))?;
+            let a = d
+                .loaded
+                .state
+                .appliance(name)
+                .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
+            let mut report = crate::plan::Report {
+                commit: Some(d.commit.clone()),
+                plans: Vec::new(),
+                errors: Vec::new(),
+            };
+            match self.observed(live_plan(&d.loaded, a, &self.ctx)).await {
+                Ok((_, plan)) => report.plans.push(plan),
+                Err(message) => report.errors.push(crate::plan::PlanError {
+                    appliance: name.to_string(),
+                    code: "VNF_UPSTREAM".into(),
+                    message,
+                }),
+            }
+            serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))
         })
     }
 
@@ -1078,6 +1051,18 @@ impl Backend for Runtime {
         Some(out)
     }
 
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let list = self
+                .ctx
+                .journal
+                .snapshots(name.to_string())
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!(list))
+        })
+    }
+
     fn rollback<'a>(&'a self, _: &'a str, _: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async { Err(ApiError::internal("rollback is handled by the runtime, not here")) })
     }
@@ -1104,24 +1089,7 @@ impl Backend for Runtime {
                         .appliance(name)
                         .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
                     let _ = view;
-                    let mut driver =
-                        crate::driver::AnyDriver::new(a, self.ctx.env.as_ref(), self.ctx.timeouts)
-                            .map_err(|e| ApiError::internal(e.to_string()))?;
-                    let r = self.observed(driver.probe()).await;
-                    let now = Timestamp::now();
-                    Ok(match r {
-                        Ok(p) => json!({
-                            "appliance": name,
-                            "reachable": p.reachable,
-                            "latency_ms": p.latency.as_secs_f64() * 1000.0,
-                            "last_contact": now,
-                        }),
-                        Err(e) => json!({
-                            "appliance": name,
-                            "reachable": false,
-                            "error": {"code": e.code(), "message": e.to_string()},
-                        }),
-                    })
+                    Ok(self.observed(super::operator::probe(a, &self.ctx)).await)
                 }
                 ApiAction::Resume => Err(ApiError::internal(
                     "resume is handled by the runtime, not here",
@@ -1171,6 +1139,9 @@ impl Backend for Api {
     }
     fn commit(&self, sha: &str, view: &View) -> Option<Value> {
         self.0.commit(sha, view)
+    }
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        self.0.snapshots(name)
     }
     fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
         let rt = self.0.clone();
@@ -1279,6 +1250,15 @@ pub async fn run_with(
             ..Policy::default()
         },
     );
+    // TLS is loaded before anything is bound: a bad certificate or key stops the start.
+    let tls = match &cfg.tls {
+        None => None,
+        Some(t) => {
+            let cert = crate::config::reference_path(&t.cert).map_err(DaemonError::Tls)?;
+            let key = crate::config::reference_path(&t.key).map_err(DaemonError::Tls)?;
+            Some(api::tls::acceptor(&cert, &key).map_err(DaemonError::Tls)?)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -1286,7 +1266,7 @@ pub async fn run_with(
             source,
         })?;
     let local = listener.local_addr().map_err(DaemonError::Serve)?;
-    tracing::info!(listen = %local, "API listening");
+    tracing::info!(listen = %local, tls = tls.is_some(), "API listening");
     let follower = follow(FollowConfig {
         repo: cfg.repo.clone(),
         branch: cfg.branch.clone(),
@@ -1314,11 +1294,20 @@ pub async fn run_with(
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = server_stopped.await;
-            })
-            .await
+        let stopped = async {
+            let _ = server_stopped.await;
+        };
+        match tls {
+            Some(acceptor) => {
+                api::tls::serve(listener, acceptor, app, stopped).await;
+                Ok(())
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        }
     });
 
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
