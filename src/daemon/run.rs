@@ -284,6 +284,20 @@ impl Runtime {
                 v["state"] = json!(state);
                 v["op"] = json!(op.map(|o| o.to_string()));
             }
+            // A commit accepted meanwhile that does not touch this appliance renders the
+            // same config: in sync with the one applied is in sync with it.
+            let commit = match self.served() {
+                Some(now)
+                    if state == "in_sync"
+                        && now.commit != commit
+                        && read(&self.commits)
+                            .get(&now.commit)
+                            .is_some_and(|r| !r.affected.contains_key(&name)) =>
+                {
+                    now.commit.clone()
+                }
+                _ => commit,
+            };
             write(&self.live).insert(
                 name.clone(),
                 Live {
@@ -432,11 +446,10 @@ impl Runtime {
                 commands.join("; ")
             );
             let key = commands.join("\n");
+            // Journaled first, then reported: what status shows is in the journal.
             let new = {
                 let mut live = write(&self.live);
                 let l = live.entry(name.clone()).or_default();
-                l.state = "drift";
-                l.reason = Some(reason.clone());
                 let new = l.drift_journaled.as_deref() != Some(key.as_str());
                 l.drift_journaled = Some(key);
                 new
@@ -448,9 +461,13 @@ impl Runtime {
                     &d.commit,
                     commands,
                     "drift check (policy alert)".into(),
-                    ErrorRecord::new("VNF_DRIFT", false, reason),
+                    ErrorRecord::new("VNF_DRIFT", false, reason.clone()),
                 )
                 .await;
+            }
+            if let Some(l) = write(&self.live).get_mut(&name) {
+                l.state = "drift";
+                l.reason = Some(reason);
             }
         }
     }
@@ -621,6 +638,22 @@ impl Runtime {
                         removed: affected.removed.clone(),
                     },
                 );
+                // An appliance the commit does not touch renders the same config: in sync
+                // before, it is in sync with the new commit.
+                {
+                    let mut live = write(&self.live);
+                    for a in &desired.loaded.state.appliances {
+                        let name = a.name.as_str();
+                        if affected.appliances.contains_key(name) {
+                            continue;
+                        }
+                        if let Some(l) = live.get_mut(name)
+                            && l.state == "in_sync"
+                        {
+                            l.commit = Some(desired.commit.clone());
+                        }
+                    }
+                }
                 for name in affected.appliances.keys() {
                     self.trigger(name);
                 }
@@ -689,7 +722,7 @@ impl Runtime {
             self.metrics.rolled_back("operator");
             if target_commit != d.commit {
                 let reason = format!(
-                    "commit {}: rolled back by an operator ({}); a new commit or `vnfsync resume` applies it again",
+                    "commit {}: rolled back by an operator ({}); writes wait for a new commit or `vnfsync resume`",
                     d.commit,
                     match &to {
                         RollbackTo::Commit(_) => format!("to commit {target_commit}"),
