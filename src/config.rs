@@ -470,7 +470,10 @@ mod tests {
     #[test]
     fn listen_off_loopback_needs_tls() {
         let e = err("listen = \"0.0.0.0:9180\"\n");
-        assert!(e.contains("listen: 0.0.0.0:9180 is not a loopback address"), "{e}");
+        assert!(
+            e.contains("listen: 0.0.0.0:9180 is not a loopback address"),
+            "{e}"
+        );
         let c = Config::parse(
             "vnfsync.toml",
             "listen = \"0.0.0.0:9180\"\n[tls]\ncert = \"/etc/vnfsync/api.pem\"\nkey = \"credential:api-key\"\n",

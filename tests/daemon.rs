@@ -530,7 +530,14 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
     // `listen`, and the same with `--api`.
     let config_arg = config.display().to_string();
     let held = ok(&f.cli(&[
-        "ops", "--config", &config_arg, "--kind", "validate", "--format", "json", "--token",
+        "ops",
+        "--config",
+        &config_arg,
+        "--kind",
+        "validate",
+        "--format",
+        "json",
+        "--token",
         "env:T",
     ]));
     let held: Value = serde_json::from_str(&held).expect("ops json");
@@ -668,10 +675,7 @@ fn onboarding_hold_and_drift_policies() {
     let drift = api.json("/v1/operations?kind=drift_check&appliance=edge", ADMIN);
     let op = &drift["operations"][0];
     assert_eq!(op["error"]["code"], "VNF_DRIFT", "{drift:#}");
-    assert!(
-        op["planned"].to_string().contains("10.98.0.0/16"),
-        "{op:#}"
-    );
+    assert!(op["planned"].to_string().contains("10.98.0.0/16"), "{op:#}");
 
     // The scope switched to `overwrite` (a commit, which also puts it back), then new drift is
     // put back by the drift check alone.
@@ -885,7 +889,14 @@ fn rollback_probe_resume_and_snapshots_against_the_running_daemon() {
         api.json("/v1/status", ADMIN)["appliances"][0]["state"],
         "parked"
     );
-    let out = ok(&f.cli(&["resume", "edge", "--config", &config_arg, "--token", "env:T"]));
+    let out = ok(&f.cli(&[
+        "resume",
+        "edge",
+        "--config",
+        &config_arg,
+        "--token",
+        "env:T",
+    ]));
     assert!(out.contains("edge: resumed"), "{out}");
     api.converged(&second);
     // Without a token the CLI says how to give one.
@@ -940,7 +951,11 @@ fn a_policy_change_touches_only_its_appliances_and_adopt_auto_skips_the_hold() {
     let second = f.commit("policy");
     api.converged(&second);
     let c = api.json(&format!("/v1/commits/{second}"), ADMIN);
-    let affected: Vec<&String> = c["affected"].as_object().expect("affected").keys().collect();
+    let affected: Vec<&String> = c["affected"]
+        .as_object()
+        .expect("affected")
+        .keys()
+        .collect();
     assert_eq!(affected, ["a", "b"], "{c:#}");
     let writes: Vec<usize> = f
         .labs
@@ -1008,9 +1023,7 @@ fn the_api_over_tls_and_plain_http_refused_off_loopback() {
         .expect("curl");
     assert!(!untrusted.status.success());
     assert_eq!(api(port).call("GET", "/healthz", None).0, 0);
-    let out = ok(&f.cli(&[
-        "status", "--api", &url, "--api-ca", &ca, "--token", "env:T",
-    ]));
+    let out = ok(&f.cli(&["status", "--api", &url, "--api-ca", &ca, "--token", "env:T"]));
     let status: Value = serde_json::from_str(&out).expect("status json");
     assert!(status["appliances"].is_array(), "{status:#}");
 }
@@ -1039,13 +1052,28 @@ fn make_cert(dir: &Path) {
         "-nodes",
     ];
     let mut args = vec![
-        "req", "-x509", "-days", "2", "-subj", "/CN=vnfsync test CA", "-keyout", "ca.key",
-        "-out", "ca.pem",
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vnfsync test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
     ];
     args.extend(ec);
     openssl(&args, dir);
     let mut args = vec![
-        "req", "-new", "-subj", "/CN=localhost", "-keyout", "api.key", "-out", "api.csr",
+        "req",
+        "-new",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "api.key",
+        "-out",
+        "api.csr",
     ];
     args.extend(ec);
     openssl(&args, dir);

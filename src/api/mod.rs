@@ -162,7 +162,8 @@ pub trait Backend: Send + Sync + 'static {
     /// content).
     fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>>;
     /// Return one appliance to a snapshot or an earlier commit.
-    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>>;
+    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo)
+    -> BoxFut<'a, Result<Value, ApiError>>;
     /// Run an action on one appliance, or (sync only) on every visible one.
     fn act<'a>(
         &'a self,

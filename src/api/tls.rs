@@ -78,10 +78,11 @@ pub async fn serve(
                     return;
                 }
             };
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                use tower::ServiceExt as _;
-                app.clone().oneshot(req.map(Body::new))
-            });
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    use tower::ServiceExt as _;
+                    app.clone().oneshot(req.map(Body::new))
+                });
             let io = hyper_util::rt::TokioIo::new(tls);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, svc)

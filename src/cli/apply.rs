@@ -11,12 +11,12 @@ use clap::Args;
 
 use super::Exit;
 use super::check::Format;
-use super::daemon::{Remote, held_by_daemon};
+use super::daemon::{Remote, default_api, held_by_daemon};
+use crate::api::RollbackTo;
 use crate::config::Config;
 use crate::driver::secret::ProcessEnv;
 use crate::driver::store::SnapshotStore;
 use crate::driver::vyos::Timeouts;
-use crate::api::RollbackTo;
 use crate::engine::{self, Action, Context, Policy};
 use crate::journal::{Journal, Options};
 use crate::model::Appliance;
@@ -118,7 +118,9 @@ fn setup(
 
 /// Why there is no local context: the daemon holds the journal (ask its API), or a failure.
 enum NoContext {
-    Held(Config),
+    /// The API to ask instead (`listen` of the configuration), and the remote to ask with
+    /// (it says why when asking fails).
+    Held(String, Remote),
     Exit(Exit),
 }
 
@@ -129,14 +131,14 @@ impl From<Exit> for NoContext {
 }
 
 fn context(s: &Setup) -> Result<Context, Exit> {
-    context_or_held(s).map_err(|e| match e {
+    context_or_held(s, &Remote::default()).map_err(|e| match e {
         NoContext::Exit(e) => e,
-        NoContext::Held(_) => Exit::Failure,
+        NoContext::Held(..) => Exit::Failure,
     })
 }
 
 /// The local engine context, or [`NoContext::Held`] when the running daemon holds the journal.
-fn context_or_held(s: &Setup) -> Result<Context, NoContext> {
+fn context_or_held(s: &Setup, remote: &Remote) -> Result<Context, NoContext> {
     let journal = match Journal::open(
         Journal::path_in(&s.state_dir),
         Options {
@@ -145,7 +147,9 @@ fn context_or_held(s: &Setup) -> Result<Context, NoContext> {
         },
     ) {
         Ok(j) => j,
-        Err(e) if held_by_daemon(&e) => return Err(NoContext::Held(s.config.clone())),
+        Err(e) if held_by_daemon(&e) => {
+            return Err(NoContext::Held(default_api(&s.config), remote.held_by(&e)));
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Err(NoContext::Exit(Exit::Failure));
@@ -351,10 +355,10 @@ pub fn run_probe(args: &ProbeArgs) -> Exit {
         eprintln!("error: no appliance named `{}`", args.appliance);
         return Exit::BadInput;
     };
-    let ctx = match context_or_held(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(NoContext::Held(cfg)) => {
-            return match args.remote.request(&args.remote.url_or(&cfg), "POST", &path) {
+        Err(NoContext::Held(base, remote)) => {
+            return match remote.request(&base, "POST", &path) {
                 Ok((_, v)) => print_probe(&v, args.format),
                 Err(e) => e,
             };
@@ -374,11 +378,17 @@ fn print_probe(v: &serde_json::Value, format: Format) -> Exit {
     match format {
         Format::Json => println!("{v}"),
         Format::Text => {
-            println!("appliance:    {}", v["appliance"].as_str().unwrap_or_default());
+            println!(
+                "appliance:    {}",
+                v["appliance"].as_str().unwrap_or_default()
+            );
             println!("reachable:    {}", v["reachable"] == true);
             match v["latency_ms"].as_f64() {
                 Some(ms) => println!("latency_ms:   {ms:.1}"),
-                None => println!("error:        {}", v["error"].as_str().unwrap_or("unreachable")),
+                None => println!(
+                    "error:        {}",
+                    v["error"].as_str().unwrap_or("unreachable")
+                ),
             }
             println!(
                 "last_contact: {}",
@@ -390,7 +400,12 @@ fn print_probe(v: &serde_json::Value, format: Format) -> Exit {
                     p["name"].as_str().unwrap_or_default(),
                     if p["ok"] == true { "ok" } else { "FAIL" },
                     p["latency"].as_u64().unwrap_or_default(),
-                    p["output"].as_str().unwrap_or_default().lines().next().unwrap_or("")
+                    p["output"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
                 );
             }
         }
@@ -461,20 +476,30 @@ fn rollback_to(args: &RollbackArgs) -> RollbackTo {
 }
 
 /// `POST /v1/appliances/{name}/rollback` on the running daemon; printed as locally.
-fn remote_rollback(args: &RollbackArgs, base: &str) -> Exit {
+fn remote_rollback(args: &RollbackArgs, remote: &Remote, base: &str) -> Exit {
     let query = match rollback_to(args) {
-        RollbackTo::Snapshot(id) => format!("?{}", serde_urlencoded::to_string([("snapshot", id)]).unwrap_or_default()),
-        RollbackTo::Commit(sha) => format!("?{}", serde_urlencoded::to_string([("to_commit", sha)]).unwrap_or_default()),
+        RollbackTo::Snapshot(id) => format!(
+            "?{}",
+            serde_urlencoded::to_string([("snapshot", id)]).unwrap_or_default()
+        ),
+        RollbackTo::Commit(sha) => format!(
+            "?{}",
+            serde_urlencoded::to_string([("to_commit", sha)]).unwrap_or_default()
+        ),
         RollbackTo::LastGood => String::new(),
     };
     let path = format!("/v1/appliances/{}/rollback{query}", args.appliance);
-    match args.remote.request(base, "POST", &path) {
+    match remote.request(base, "POST", &path) {
         Ok((_, v)) => {
             let result = v["result"].as_str().unwrap_or("failed");
             println!(
                 "{}: {} {} {}",
                 args.appliance,
-                if result == "already_done" { "completed" } else { result },
+                if result == "already_done" {
+                    "completed"
+                } else {
+                    result
+                },
                 v["op"].as_str().unwrap_or_default(),
                 v["detail"].as_str().unwrap_or_default()
             );
@@ -495,7 +520,7 @@ fn remote_rollback(args: &RollbackArgs, base: &str) -> Exit {
 /// daemon (`--api`, or when it holds the journal).
 pub fn run_rollback(args: &RollbackArgs) -> Exit {
     if let Some(api) = &args.remote.api {
-        return remote_rollback(args, api);
+        return remote_rollback(args, &args.remote, api);
     }
     let s = match setup(
         args.config.as_ref(),
@@ -511,9 +536,9 @@ pub fn run_rollback(args: &RollbackArgs) -> Exit {
         eprintln!("error: no appliance named `{}`", args.appliance);
         return Exit::BadInput;
     };
-    let ctx = match context_or_held(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(NoContext::Held(cfg)) => return remote_rollback(args, &args.remote.url_or(&cfg)),
+        Err(NoContext::Held(base, remote)) => return remote_rollback(args, &remote, &base),
         Err(NoContext::Exit(e)) => return e,
     };
     let rt = match runtime() {
@@ -534,7 +559,7 @@ pub fn run_rollback(args: &RollbackArgs) -> Exit {
 /// journal).
 pub fn run_resume(args: &ApplianceArgs) -> Exit {
     let path = format!("/v1/appliances/{}/resume", args.appliance);
-    let remote = |base: &str| match args.remote.request(base, "POST", &path) {
+    let remote = |r: &Remote, base: &str| match r.request(base, "POST", &path) {
         Ok(_) => {
             println!("{}: resumed", args.appliance);
             Exit::Ok
@@ -542,7 +567,7 @@ pub fn run_resume(args: &ApplianceArgs) -> Exit {
         Err(e) => e,
     };
     if let Some(api) = &args.remote.api {
-        return remote(api);
+        return remote(&args.remote, api);
     }
     let s = match setup(
         args.config.as_ref(),
@@ -554,9 +579,9 @@ pub fn run_resume(args: &ApplianceArgs) -> Exit {
         Ok(s) => s,
         Err(e) => return e,
     };
-    let ctx = match context_or_held(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(NoContext::Held(cfg)) => return remote(&args.remote.url_or(&cfg)),
+        Err(NoContext::Held(base, r)) => return remote(&r, &base),
         Err(NoContext::Exit(e)) => return e,
     };
     match ctx
@@ -592,9 +617,9 @@ pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
         None => Config::default(),
     };
     let state_dir = args.state_dir.clone().unwrap_or(config.state_dir.clone());
-    let remote = |base: &str| -> Exit {
+    let remote = |r: &Remote, base: &str| -> Exit {
         let path = format!("/v1/appliances/{}/snapshots", args.appliance);
-        match args.remote.request(base, "GET", &path) {
+        match r.request(base, "GET", &path) {
             Ok((_, v)) => {
                 let list: Vec<crate::journal::SnapshotEntry> = match serde_json::from_value(v) {
                     Ok(l) => l,
@@ -609,11 +634,13 @@ pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
         }
     };
     if let Some(api) = &args.remote.api {
-        return remote(api);
+        return remote(&args.remote, api);
     }
     let journal = match Journal::open(Journal::path_in(&state_dir), Options::default()) {
         Ok(j) => j,
-        Err(e) if held_by_daemon(&e) => return remote(&args.remote.url_or(&config)),
+        Err(e) if held_by_daemon(&e) => {
+            return remote(&args.remote.held_by(&e), &args.remote.url_or(&config));
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Failure;

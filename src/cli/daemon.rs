@@ -67,9 +67,20 @@ pub struct Remote {
     /// A CA certificate (PEM) to trust for an `https://` API with its own CA.
     #[arg(long, value_name = "FILE")]
     pub api_ca: Option<PathBuf>,
+    /// Why the API is asked instead of the journal (said when asking fails too).
+    #[arg(skip)]
+    pub held: Option<String>,
 }
 
 impl Remote {
+    /// This remote, asked because the journal is held (`why`: the journal's error).
+    pub fn held_by(&self, why: &crate::journal::JournalError) -> Remote {
+        Remote {
+            held: Some(why.to_string()),
+            ..self.clone()
+        }
+    }
+
     /// The URL to ask: `--api`, else the configured `listen` address.
     pub fn url_or(&self, cfg: &Config) -> String {
         self.api.clone().unwrap_or_else(|| default_api(cfg))
@@ -93,10 +104,17 @@ impl Remote {
                 if (200..300).contains(&status) {
                     return Ok((status, v));
                 }
-                let message = v["message"].as_str().map_or_else(|| v.to_string(), str::to_string);
+                let message = v["message"]
+                    .as_str()
+                    .map_or_else(|| v.to_string(), str::to_string);
                 eprintln!("error: {url}: {status}: {message}");
                 if status == 401 && token.is_none() {
-                    eprintln!("hint: give the API token by reference with --token (or VNFSYNC_TOKEN_REF)");
+                    eprintln!(
+                        "hint: give the API token by reference with --token (or VNFSYNC_TOKEN_REF)"
+                    );
+                }
+                if let Some(why) = &self.held {
+                    eprintln!("note: {why}; its API was asked instead");
                 }
                 Err(if matches!(status, 400 | 404) {
                     Exit::BadInput
@@ -106,6 +124,9 @@ impl Remote {
             }
             Err(e) => {
                 eprintln!("error: {url}: {e}");
+                if let Some(why) = &self.held {
+                    eprintln!("note: {why}; its API was asked instead");
+                }
                 Err(Exit::Failure)
             }
         }
@@ -141,8 +162,8 @@ fn request(
     let mut client = reqwest::Client::builder();
     if let Some(ca) = ca {
         let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| format!("{}: {e}", ca.display()))?;
+        let cert =
+            reqwest::Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", ca.display()))?;
         client = client.add_root_certificate(cert);
     }
     let client = client.build().map_err(|e| e.to_string())?;
@@ -272,6 +293,7 @@ fn call(args: &StatusArgs, method: &str, path: &str) -> Exit {
         api: Some(args.api.clone()),
         token: args.token.clone(),
         api_ca: args.api_ca.clone(),
+        held: None,
     };
     match remote.request(&args.api, method, path) {
         Ok((_, v)) => {

@@ -198,7 +198,7 @@ pub fn run(args: &OpsArgs) -> Exit {
 fn run_ops(args: &OpsArgs) -> Result<Exit, Exit> {
     let query = query_of(args)?;
     let page = if args.remote.api.is_some() {
-        remote_ops(args, &query)?
+        remote_ops(args, &args.remote, &query)?
     } else {
         let path = journal_path(&args.location)?;
         match Journal::open(&path, Options::default()) {
@@ -206,7 +206,9 @@ fn run_ops(args: &OpsArgs) -> Result<Exit, Exit> {
                 eprintln!("error: {e}");
                 Exit::Failure
             })?,
-            Err(e) if super::daemon::held_by_daemon(&e) => remote_ops(args, &query)?,
+            Err(e) if super::daemon::held_by_daemon(&e) => {
+                remote_ops(args, &args.remote.held_by(&e), &query)?
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return Err(Exit::Failure);
@@ -239,7 +241,7 @@ fn run_ops(args: &OpsArgs) -> Result<Exit, Exit> {
 }
 
 /// The same query asked of the running daemon's `GET /v1/operations`.
-fn remote_ops(args: &OpsArgs, q: &Query) -> Result<Page, Exit> {
+fn remote_ops(args: &OpsArgs, remote: &super::daemon::Remote, q: &Query) -> Result<Page, Exit> {
     let base = args.remote.url_or(&config_of(&args.location)?);
     let mut params: Vec<(&str, String)> = vec![("limit", q.limit.to_string())];
     if let Some(v) = &q.appliance {
@@ -264,9 +266,7 @@ fn remote_ops(args: &OpsArgs, q: &Query) -> Result<Page, Exit> {
         params.push(("cursor", v.to_string()));
     }
     let query = serde_urlencoded::to_string(&params).map_err(|e| bad(e.to_string()))?;
-    let (_, v) = args
-        .remote
-        .request(&base, "GET", &format!("/v1/operations?{query}"))?;
+    let (_, v) = remote.request(&base, "GET", &format!("/v1/operations?{query}"))?;
     let ops: Vec<Operation> = serde_json::from_value(v["operations"].clone()).map_err(|e| {
         eprintln!("error: {base}: an answer this vnfsync does not read: {e}");
         Exit::Failure

@@ -21,8 +21,8 @@ use super::notify::Notifier;
 use super::operator::outcome_name;
 use crate::api::metrics::Metrics;
 use crate::api::{
-    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, RollbackTo,
-    Tokens, View, Visible,
+    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, RollbackTo, Tokens,
+    View, Visible,
 };
 use crate::config::Config;
 use crate::driver::Driver;
@@ -231,7 +231,8 @@ impl Runtime {
                 tracing::info!(appliance = %name, commit = %d.commit, "reconcile");
                 Some((
                     d.commit.clone(),
-                    self.observed(engine::reconcile(&d.loaded, a, &self.ctx)).await,
+                    self.observed(engine::reconcile(&d.loaded, a, &self.ctx))
+                        .await,
                 ))
             }
         };
@@ -667,7 +668,11 @@ impl Runtime {
     /// holds the appliance's writer lock and a fleet permit, so no reconcile runs beside it.
     /// Done, the appliance stays parked on the served commit (the scheduler would otherwise
     /// re-apply it at once) until a new commit or `resume`.
-    async fn operator_rollback(self: Arc<Self>, name: &str, to: RollbackTo) -> Result<Value, ApiError> {
+    async fn operator_rollback(
+        self: Arc<Self>,
+        name: &str,
+        to: RollbackTo,
+    ) -> Result<Value, ApiError> {
         if self.draining.load(Ordering::SeqCst) {
             return Err(ApiError::unavailable("the daemon is stopping"));
         }
@@ -768,11 +773,7 @@ impl Runtime {
     }
 
     /// Read and check an earlier commit for a rollback (on the blocking pool).
-    async fn load_commit(
-        &self,
-        rev: &str,
-        name: &str,
-    ) -> Result<LoadedAt, ApiError> {
+    async fn load_commit(&self, rev: &str, name: &str) -> Result<LoadedAt, ApiError> {
         let repo = self.cfg.repo.clone();
         let path = self.cfg.path.clone();
         let rev = rev.to_string();
@@ -839,7 +840,6 @@ impl Runtime {
         view.as_ref().is_none_or(|v| v.contains(name))
     }
 }
-
 
 impl Backend for Runtime {
     fn readiness(&self) -> Readiness {
@@ -1097,7 +1097,11 @@ impl Backend for Runtime {
     }
 
     fn rollback<'a>(&'a self, _: &'a str, _: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
-        Box::pin(async { Err(ApiError::internal("rollback is handled by the runtime, not here")) })
+        Box::pin(async {
+            Err(ApiError::internal(
+                "rollback is handled by the runtime, not here",
+            ))
+        })
     }
 
     fn act<'a>(
@@ -1176,7 +1180,11 @@ impl Backend for Api {
     fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
         self.0.snapshots(name)
     }
-    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
+    fn rollback<'a>(
+        &'a self,
+        name: &'a str,
+        to: RollbackTo,
+    ) -> BoxFut<'a, Result<Value, ApiError>> {
         let rt = self.0.clone();
         let name = name.to_string();
         Box::pin(async move {
