@@ -568,9 +568,12 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
     let c = api.json(&format!("/v1/commits/{second}"), ADMIN);
     assert_eq!(c["affected"]["edge"]["outcome"], "completed", "{c:#}");
 
-    // 5. /metrics is valid for promtool, with device-call and journal latency recorded.
-    let (s, metrics) = api.call("GET", "/metrics", Some(ADMIN));
-    assert_eq!(s, 200);
+    // 5. /metrics is valid for promtool, with device-call and journal latency recorded and
+    //    the pending-confirm gauge read from the journal.
+    let metrics = eventually("the pending-confirm gauge", Duration::from_secs(10), || {
+        let (s, m) = api.call("GET", "/metrics", Some(ADMIN));
+        (s == 200 && m.contains("vnfsync_pending_confirms{appliance=\"edge\"} 0")).then_some(m)
+    });
     for want in [
         "vnfsync_rejected_commits_total 1",
         "vnfsync_device_call_seconds_count{vendor=\"vyos\",operation=\"fetch\"}",

@@ -90,6 +90,9 @@ struct CommitRecord {
 
 const KEPT_COMMITS: usize = 200;
 
+/// How often `vnfsync_pending_confirms` is read from the journal.
+const PENDING_CONFIRMS_EVERY: Duration = Duration::from_secs(2);
+
 /// A commit loaded for a rollback, with its full id.
 struct LoadedAt {
     loaded: crate::render::Loaded,
@@ -469,6 +472,25 @@ impl Runtime {
             if let Some(l) = write(&self.live).get_mut(&name) {
                 l.state = "drift";
                 l.reason = Some(reason);
+            }
+        }
+    }
+
+    /// `vnfsync_pending_confirms`: per appliance, whether the journal holds an operation
+    /// applied and waiting for its confirm (read from the journal's in-flight set).
+    async fn refresh_pending_confirms(&self) {
+        let Ok(open) = self.ctx.journal.in_flight().await else {
+            return;
+        };
+        let waiting: BTreeSet<&str> = open
+            .iter()
+            .filter(|o| o.state == OpState::AwaitingConfirm)
+            .map(|o| o.appliance.as_str())
+            .collect();
+        if let Some(d) = self.served() {
+            for a in &d.loaded.state.appliances {
+                self.metrics
+                    .set_pending_confirm(a.name.as_str(), waiting.contains(a.name.as_str()));
             }
         }
     }
@@ -1374,6 +1396,8 @@ pub async fn run_with(
         rt.cfg.drift_check_interval,
     );
     drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges = tokio::time::interval(PENDING_CONFIRMS_EVERY);
+    gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -1395,6 +1419,10 @@ pub async fn run_with(
                 notifier.send("READY=1\nSTATUS=serving");
             }
             _ = drift.tick() => rt.drift_sweep(),
+            _ = gauges.tick() => {
+                let rt = rt.clone();
+                tokio::spawn(async move { rt.refresh_pending_confirms().await });
+            }
             _ = watchdog.tick() => {
                 notifier.send("WATCHDOG=1");
             }
