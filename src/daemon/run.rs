@@ -841,7 +841,6 @@ impl Runtime {
 
     /// Startup and SIGHUP: crash recovery first, then a full pass.
     async fn recover_and_pass(self: &Arc<Self>) {
-        self.close_interrupted_findings().await;
         if let Some(d) = self.served() {
             match engine::recover_all(&d.loaded.state.appliances, &self.ctx).await {
                 Ok(done) => {
@@ -1381,6 +1380,8 @@ pub async fn run_with(
     // Startup: load the tip, recover, full pass; then READY.
     let first = tips.borrow_and_update().clone();
     rt.offer(first).await;
+    // Only at start: nothing else is writing findings yet.
+    rt.close_interrupted_findings().await;
     rt.recover_and_pass().await;
     rt.recovered.store(true, Ordering::SeqCst);
     notifier.send("READY=1\nSTATUS=serving");
