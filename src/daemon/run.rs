@@ -122,6 +122,8 @@ struct Runtime {
     approved: Mutex<BTreeSet<String>>,
     /// One writer per appliance: a reconcile and an operator's rollback take this lock.
     writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The main runtime: reconciles and device calls run there, never on the API's thread.
+    main: tokio::runtime::Handle,
 }
 
 /// The plan against the live device, read-only (the same planner `vnfsync diff` uses), with
@@ -194,7 +196,7 @@ impl Runtime {
         write(&self.live).entry(name.to_string()).or_default().state = "queued";
         let rt = self.clone();
         let name = name.to_string();
-        tokio::spawn(async move { rt.run_one(name).await });
+        self.main.spawn(async move { rt.run_one(name).await });
     }
 
     /// `fut` with its device calls timed into `vnfsync_device_call_seconds`.
@@ -1183,7 +1185,9 @@ impl Backend for Api {
         self.0.appliance(name)
     }
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
-        self.0.diff(name)
+        let rt = self.0.clone();
+        let name = name.to_string();
+        Box::pin(on_main(&self.0.main, async move { rt.diff(&name).await }))
     }
     fn operations<'a>(
         &'a self,
@@ -1208,12 +1212,9 @@ impl Backend for Api {
     ) -> BoxFut<'a, Result<Value, ApiError>> {
         let rt = self.0.clone();
         let name = name.to_string();
-        Box::pin(async move {
-            // In its own task: a client that goes away does not cut a device write short.
-            tokio::spawn(async move { rt.operator_rollback(&name, to).await })
-                .await
-                .map_err(|e| ApiError::internal(format!("rollback task: {e}")))?
-        })
+        Box::pin(on_main(&self.0.main, async move {
+            rt.operator_rollback(&name, to).await
+        }))
     }
     fn act<'a>(
         &'a self,
@@ -1246,6 +1247,14 @@ impl Backend for Api {
                 Ok(json!({"resumed": name}))
             });
         }
+        if action == ApiAction::Probe {
+            let rt = self.0.clone();
+            let name = appliance.map(str::to_string);
+            let view = view.clone();
+            return Box::pin(on_main(&self.0.main, async move {
+                rt.act(ApiAction::Probe, name.as_deref(), &view).await
+            }));
+        }
         if action != ApiAction::Sync {
             return self.0.act(action, appliance, view);
         }
@@ -1266,6 +1275,17 @@ impl Backend for Api {
             Ok(json!({"queued": names}))
         })
     }
+}
+
+/// Run `fut` as a task of the main runtime and wait for it: device work stays off the API's
+/// thread, and a client that goes away does not cut a device write short.
+async fn on_main<F>(main: &tokio::runtime::Handle, fut: F) -> Result<Value, ApiError>
+where
+    F: std::future::Future<Output = Result<Value, ApiError>> + Send + 'static,
+{
+    main.spawn(fut)
+        .await
+        .map_err(|e| ApiError::internal(format!("task: {e}")))?
 }
 
 /// Run the daemon until SIGTERM/SIGINT (or `stop` resolves).
@@ -1352,25 +1372,42 @@ pub async fn run_with(
         draining: AtomicBool::new(false),
         approved: Mutex::new(approved),
         writers: Mutex::default(),
+        main: tokio::runtime::Handle::current(),
     });
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let stopped = async {
-            let _ = server_stopped.await;
-        };
-        match tls {
-            Some(acceptor) => {
-                api::tls::serve(listener, acceptor, app, stopped).await;
-                Ok(())
-            }
-            None => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
-            }
-        }
-    });
+    // The API has a thread and a runtime of its own, so `/healthz` and status answers never
+    // queue behind reconciles on the main runtime's workers.
+    let listener = listener.into_std().map_err(DaemonError::Serve)?;
+    let (served_tx, server) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+    std::thread::Builder::new()
+        .name("vnfsync-api".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|api_rt| {
+                    api_rt.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let stopped = async {
+                            let _ = server_stopped.await;
+                        };
+                        match tls {
+                            Some(acceptor) => {
+                                api::tls::serve(listener, acceptor, app, stopped).await;
+                                Ok(())
+                            }
+                            None => {
+                                axum::serve(listener, app)
+                                    .with_graceful_shutdown(stopped)
+                                    .await
+                            }
+                        }
+                    })
+                });
+            let _ = served_tx.send(result);
+        })
+        .map_err(DaemonError::Serve)?;
 
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -1448,6 +1485,8 @@ pub async fn run_with(
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(DaemonError::Serve(e)),
-        Err(e) => Err(DaemonError::Serve(std::io::Error::other(e))),
+        Err(_) => Err(DaemonError::Serve(std::io::Error::other(
+            "the API thread stopped without an answer",
+        ))),
     }
 }
