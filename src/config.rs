@@ -61,6 +61,14 @@ struct RawConfig {
     retry: RawRetry,
     #[serde(default)]
     log: RawLog,
+    tls: Option<RawTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +130,34 @@ pub struct Config {
     pub retry: Retry,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// TLS for the API (`[tls]`); required when `listen` is not a loopback address.
+    pub tls: Option<Tls>,
+}
+
+/// The API's certificate and key, each by reference: a path, `file:PATH` or
+/// `credential:NAME` (systemd's `$CREDENTIALS_DIRECTORY/NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// The certificate chain (PEM), leaf first.
+    pub cert: String,
+    /// The private key (PEM).
+    pub key: String,
+}
+
+/// The file a reference names: `credential:NAME`, `file:PATH`, or a plain path.
+pub fn reference_path(reference: &str) -> Result<PathBuf, String> {
+    if let Some(name) = reference.strip_prefix("credential:") {
+        let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+            format!("`{reference}`: CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=)")
+        })?;
+        if name.is_empty() || name.contains('/') {
+            return Err(format!("`{reference}`: not a credential name"));
+        }
+        return Ok(Path::new(&dir).join(name));
+    }
+    Ok(PathBuf::from(
+        reference.strip_prefix("file:").unwrap_or(reference),
+    ))
 }
 
 /// Bounded retries with exponential backoff (DESIGN invariant 7).
@@ -156,6 +192,7 @@ impl Default for Config {
             },
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            tls: None,
         }
     }
 }
@@ -326,7 +363,7 @@ impl Config {
                 l
             }
         };
-        Ok(Config {
+        Config {
             repo: raw.repo.unwrap_or(d.repo),
             path,
             branch,
@@ -390,7 +427,28 @@ impl Config {
             },
             log_format,
             log_level,
-        })
+            tls: raw.tls.map(|t| Tls {
+                cert: t.cert,
+                key: t.key,
+            }),
+        }
+        .checked(file)
+    }
+
+    /// The rules across fields, checked again after command-line flags override the file:
+    /// the API is plain HTTP only on loopback.
+    pub fn checked(self, file: &str) -> Result<Config, ConfigError> {
+        if !self.listen.ip().is_loopback() && self.tls.is_none() {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                field: "listen".into(),
+                message: format!(
+                    "{} is not a loopback address: the API would carry bearer tokens in clear; give `[tls] cert` and `key`, or listen on 127.0.0.1",
+                    self.listen
+                ),
+            });
+        }
+        Ok(self)
     }
 }
 
@@ -407,6 +465,22 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults() {
         assert_eq!(Config::parse("vnfsync.toml", ""), Ok(Config::default()));
+    }
+
+    #[test]
+    fn listen_off_loopback_needs_tls() {
+        let e = err("listen = \"0.0.0.0:9180\"\n");
+        assert!(
+            e.contains("listen: 0.0.0.0:9180 is not a loopback address"),
+            "{e}"
+        );
+        let c = Config::parse(
+            "vnfsync.toml",
+            "listen = \"0.0.0.0:9180\"\n[tls]\ncert = \"/etc/vnfsync/api.pem\"\nkey = \"credential:api-key\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.tls.map(|t| t.key).as_deref(), Some("credential:api-key"));
+        assert!(err("[tls]\ncert = \"x\"\n").contains("key"));
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Metrics {
         );
         registry.register(
             "journal_seconds",
-            "Journal write latency",
+            "Journal durable-commit latency",
             m.journal.clone(),
         );
         Metrics { registry, ..m }
@@ -228,6 +228,18 @@ impl Metrics {
             out.push_str("# EOF\n");
         }
         out
+    }
+}
+
+impl crate::driver::observe::CallObserver for Metrics {
+    fn device_call(
+        &self,
+        vendor: &'static str,
+        operation: &'static str,
+        took: std::time::Duration,
+        _ok: bool,
+    ) {
+        Metrics::device_call(self, vendor, operation, took.as_secs_f64());
     }
 }
 

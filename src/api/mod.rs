@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod tls;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -123,9 +124,20 @@ pub struct OpsParams {
 pub enum Action {
     Sync,
     Probe,
-    Rollback,
     Resume,
     Approve,
+}
+
+/// Where `POST /v1/appliances/{name}/rollback` returns an appliance (as `vnfsync rollback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackTo {
+    /// The last good snapshot the journal knows (no query).
+    LastGood,
+    /// `?snapshot=ID`.
+    Snapshot(String),
+    /// `?to_commit=SHA`: that commit, rendered and applied with the same safety as `apply`.
+    Commit(String),
 }
 
 /// What the daemon provides to the API.
@@ -146,6 +158,12 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFut<'a, Result<Value, ApiError>>;
     fn dictionaries(&self, view: &View) -> Value;
     fn commit(&self, sha: &str, view: &View) -> Option<Value>;
+    /// The snapshots the journal indexes for one appliance (ids, commits, times; never their
+    /// content).
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>>;
+    /// Return one appliance to a snapshot or an earlier commit.
+    fn rollback<'a>(&'a self, name: &'a str, to: RollbackTo)
+    -> BoxFut<'a, Result<Value, ApiError>>;
     /// Run an action on one appliance, or (sync only) on every visible one.
     fn act<'a>(
         &'a self,
@@ -256,6 +274,7 @@ pub fn router(backend: Arc<dyn Backend>, tokens: Tokens) -> Router {
         .route("/v1/appliances", get(appliances))
         .route("/v1/appliances/{name}", get(appliance))
         .route("/v1/appliances/{name}/diff", get(diff))
+        .route("/v1/appliances/{name}/snapshots", get(snapshots))
         .route("/v1/appliances/{name}/probe", post(probe))
         .route("/v1/appliances/{name}/rollback", post(rollback))
         .route("/v1/appliances/{name}/resume", post(resume))
@@ -344,6 +363,12 @@ async fn diff(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> J
     ctx.backend.diff(&name).await.map(axum::Json)
 }
 
+async fn snapshots(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {
+    caller.need(Scope::Read)?;
+    caller.see(&*ctx.backend, &name)?;
+    ctx.backend.snapshots(&name).await.map(axum::Json)
+}
+
 async fn operations(
     State(ctx): Shared,
     caller: Caller,
@@ -410,8 +435,33 @@ async fn probe(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> 
     act_on(&ctx, &caller, Action::Probe, &name).await
 }
 
-async fn rollback(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {
-    act_on(&ctx, &caller, Action::Rollback, &name).await
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackParams {
+    snapshot: Option<String>,
+    to_commit: Option<String>,
+}
+
+async fn rollback(
+    State(ctx): Shared,
+    caller: Caller,
+    Path(name): Path<String>,
+    params: Result<Query<RollbackParams>, axum::extract::rejection::QueryRejection>,
+) -> Json {
+    caller.need(Scope::Write)?;
+    caller.see(&*ctx.backend, &name)?;
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let to = match (params.snapshot, params.to_commit) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give `snapshot` or `to_commit`, not both",
+            ));
+        }
+        (Some(id), None) => RollbackTo::Snapshot(id),
+        (None, Some(sha)) => RollbackTo::Commit(sha),
+        (None, None) => RollbackTo::LastGood,
+    };
+    ctx.backend.rollback(&name, to).await.map(axum::Json)
 }
 
 async fn resume(State(ctx): Shared, caller: Caller, Path(name): Path<String>) -> Json {

@@ -67,6 +67,16 @@ impl Backend for Fake {
     fn commit(&self, sha: &str, view: &View) -> Option<Value> {
         (sha == "abc").then(|| json!({"affected": names(view)}))
     }
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move { Ok(json!([{"id": name}])) })
+    }
+    fn rollback<'a>(
+        &'a self,
+        name: &'a str,
+        to: RollbackTo,
+    ) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move { Ok(json!({"rollback": name, "to": to})) })
+    }
     fn act<'a>(
         &'a self,
         action: Action,
@@ -150,6 +160,13 @@ async fn no_or_wrong_token_is_401_and_missing_scope_is_403() {
     assert_eq!(s, 403);
     assert_eq!(v["code"], "VNF_FORBIDDEN");
     assert_eq!(post_("/v1/appliances/a/probe", Some(READER)).await.0, 403);
+    assert_eq!(
+        post_("/v1/appliances/a/rollback", Some(READER)).await.0,
+        403
+    );
+    let (s, v) = post_("/v1/appliances/a/rollback?to_commit=abc", Some(ADMIN)).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["to"], json!({"commit": "abc"}));
     assert_eq!(post_("/v1/sync", Some(ADMIN)).await.0, 200);
     assert_eq!(get_("/metrics", Some(READER)).await.0, 200);
 }
@@ -169,6 +186,7 @@ async fn a_tenant_never_sees_another_tenants_appliance() {
         ("GET", "/v1/appliances/b"),
         ("GET", "/v1/appliances/c"),
         ("GET", "/v1/appliances/b/diff"),
+        ("GET", "/v1/appliances/b/snapshots"),
         ("GET", "/v1/operations?appliance=b"),
         ("POST", "/v1/sync?appliance=b"),
         ("POST", "/v1/appliances/b/probe"),
@@ -198,6 +216,12 @@ async fn bad_input_is_a_json_error() {
     assert_eq!(v["code"], "VNF_INVALID");
     let (s, _) = call("POST", "/v1/sync", Some(ADMIN), vec![b'x'; MAX_BODY + 1]).await;
     assert_eq!(s, 413);
+    let (s, v) = post_(
+        "/v1/appliances/a/rollback?snapshot=x&to_commit=y",
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("VNF_INVALID")));
     let (s, v) = get_("/nope", Some(ADMIN)).await;
     assert_eq!((s, v["code"].as_str()), (404, Some("VNF_NOT_FOUND")));
 }

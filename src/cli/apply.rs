@@ -6,17 +6,17 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
 use super::Exit;
 use super::check::Format;
+use super::daemon::{Remote, default_api, held_by_daemon};
+use crate::api::RollbackTo;
 use crate::config::Config;
 use crate::driver::secret::ProcessEnv;
 use crate::driver::store::SnapshotStore;
 use crate::driver::vyos::Timeouts;
-use crate::driver::{AnyDriver, Driver};
 use crate::engine::{self, Action, Context, Policy};
 use crate::journal::{Journal, Options};
 use crate::model::Appliance;
@@ -67,6 +67,8 @@ pub struct ProbeArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 struct Setup {
@@ -114,18 +116,45 @@ fn setup(
     })
 }
 
+/// Why there is no local context: the daemon holds the journal (ask its API), or a failure.
+enum NoContext {
+    /// The API to ask instead (`listen` of the configuration), and the remote to ask with
+    /// (it says why when asking fails).
+    Held(String, Remote),
+    Exit(Exit),
+}
+
+impl From<Exit> for NoContext {
+    fn from(e: Exit) -> Self {
+        NoContext::Exit(e)
+    }
+}
+
 fn context(s: &Setup) -> Result<Context, Exit> {
-    let journal = Journal::open(
+    context_or_held(s, &Remote::default()).map_err(|e| match e {
+        NoContext::Exit(e) => e,
+        NoContext::Held(..) => Exit::Failure,
+    })
+}
+
+/// The local engine context, or [`NoContext::Held`] when the running daemon holds the journal.
+fn context_or_held(s: &Setup, remote: &Remote) -> Result<Context, NoContext> {
+    let journal = match Journal::open(
         Journal::path_in(&s.state_dir),
         Options {
             create: true,
             ..Options::default()
         },
-    )
-    .map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Failure
-    })?;
+    ) {
+        Ok(j) => j,
+        Err(e) if held_by_daemon(&e) => {
+            return Err(NoContext::Held(default_api(&s.config), remote.held_by(&e)));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(NoContext::Exit(Exit::Failure));
+        }
+    };
     let r = s.config.retry;
     let mut delays = Vec::new();
     let mut d = r.initial_backoff;
@@ -302,8 +331,16 @@ pub fn run(args: &ApplyArgs) -> Exit {
     }
 }
 
-/// `vnfsync probe APPLIANCE`.
+/// `vnfsync probe APPLIANCE`: here, or on the running daemon (`--api`, or when it holds
+/// the journal).
 pub fn run_probe(args: &ProbeArgs) -> Exit {
+    let path = format!("/v1/appliances/{}/probe", args.appliance);
+    if let Some(api) = &args.remote.api {
+        return match args.remote.request(api, "POST", &path) {
+            Ok((_, v)) => print_probe(&v, args.format),
+            Err(e) => e,
+        };
+    }
     let s = match setup(
         args.config.as_ref(),
         args.repo.as_ref(),
@@ -318,83 +355,62 @@ pub fn run_probe(args: &ProbeArgs) -> Exit {
         eprintln!("error: no appliance named `{}`", args.appliance);
         return Exit::BadInput;
     };
-    let ctx = match context(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(NoContext::Held(base, remote)) => {
+            return match remote.request(&base, "POST", &path) {
+                Ok((_, v)) => print_probe(&v, args.format),
+                Err(e) => e,
+            };
+        }
+        Err(NoContext::Exit(e)) => return e,
     };
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let timeouts = ctx.timeouts;
-    let out = rt.block_on(async {
-        let reach = match AnyDriver::new(&a, &ProcessEnv, timeouts) {
-            Ok(mut d) => d.probe().await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let report = crate::driver::probe::run_probes(
-            &a,
-            &a.health,
-            &ProcessEnv,
-            timeouts,
-            ctx.policy.probe_timeout.max(Duration::from_millis(1)),
-        )
-        .await;
-        if let Ok(r) = &reach {
-            let latency = r.latency.as_secs_f64() * 1000.0;
-            let _ = ctx
-                .journal
-                .update_status(a.name.to_string(), move |st| {
-                    st.last_contact = Some(jiff::Timestamp::now());
-                    st.reachable = true;
-                    st.latency_ms = Some(latency);
-                })
-                .await;
-        }
-        let status = ctx.journal.status(a.name.to_string()).await.ok().flatten();
-        (reach, report, status)
-    });
-    let (reach, report, status) = out;
-    let latency_ms = reach
-        .as_ref()
-        .ok()
-        .map(|r| r.latency.as_secs_f64() * 1000.0);
-    let last_contact = status.and_then(|s| s.last_contact).map(|t| t.to_string());
-    match args.format {
-        Format::Json => {
-            let v = serde_json::json!({
-                "appliance": a.name.to_string(),
-                "reachable": reach.is_ok(),
-                "latency_ms": latency_ms,
-                "last_contact": last_contact,
-                "error": reach.as_ref().err(),
-                "probes": report.probes,
-            });
-            println!("{v}");
-        }
+    let v = rt.block_on(crate::daemon::operator::probe(&a, &ctx));
+    print_probe(&v, args.format)
+}
+
+/// A probe answer (`daemon::operator::probe`) as JSON or text; exit 0 only if it passed.
+fn print_probe(v: &serde_json::Value, format: Format) -> Exit {
+    match format {
+        Format::Json => println!("{v}"),
         Format::Text => {
-            println!("appliance:    {}", a.name);
-            println!("reachable:    {}", reach.is_ok());
-            match &reach {
-                Ok(_) => println!("latency_ms:   {:.1}", latency_ms.unwrap_or_default()),
-                Err(e) => println!("error:        {e}"),
+            println!(
+                "appliance:    {}",
+                v["appliance"].as_str().unwrap_or_default()
+            );
+            println!("reachable:    {}", v["reachable"] == true);
+            match v["latency_ms"].as_f64() {
+                Some(ms) => println!("latency_ms:   {ms:.1}"),
+                None => println!(
+                    "error:        {}",
+                    v["error"].as_str().unwrap_or("unreachable")
+                ),
             }
             println!(
                 "last_contact: {}",
-                last_contact.as_deref().unwrap_or("never")
+                v["last_contact"].as_str().unwrap_or("never")
             );
-            for p in &report.probes {
+            for p in v["probes"].as_array().into_iter().flatten() {
                 println!(
                     "probe {:<30} {:<4} {:>6} ms  {}",
-                    p.name,
-                    if p.ok { "ok" } else { "FAIL" },
-                    p.latency.as_millis(),
-                    p.output.lines().next().unwrap_or("")
+                    p["name"].as_str().unwrap_or_default(),
+                    if p["ok"] == true { "ok" } else { "FAIL" },
+                    p["latency"].as_u64().unwrap_or_default(),
+                    p["output"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
                 );
             }
         }
     }
-    if reach.is_ok() && report.passed() {
+    if crate::daemon::operator::probe_passed(v) {
         Exit::Ok
     } else {
         Exit::Failure
@@ -419,6 +435,8 @@ pub struct RollbackArgs {
     pub state_dir: Option<PathBuf>,
     #[arg(long)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
@@ -435,6 +453,8 @@ pub struct ApplianceArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 fn print_action(name: &str, r: &Result<Action, engine::EngineError>) -> Exit {
@@ -447,8 +467,61 @@ fn print_action(name: &str, r: &Result<Action, engine::EngineError>) -> Exit {
     }
 }
 
-/// `vnfsync rollback APPLIANCE [--snapshot ID | --to-commit SHA]`.
+fn rollback_to(args: &RollbackArgs) -> RollbackTo {
+    match (&args.snapshot, &args.to_commit) {
+        (Some(id), _) => RollbackTo::Snapshot(id.clone()),
+        (None, Some(sha)) => RollbackTo::Commit(sha.clone()),
+        (None, None) => RollbackTo::LastGood,
+    }
+}
+
+/// `POST /v1/appliances/{name}/rollback` on the running daemon; printed as locally.
+fn remote_rollback(args: &RollbackArgs, remote: &Remote, base: &str) -> Exit {
+    let query = match rollback_to(args) {
+        RollbackTo::Snapshot(id) => format!(
+            "?{}",
+            serde_urlencoded::to_string([("snapshot", id)]).unwrap_or_default()
+        ),
+        RollbackTo::Commit(sha) => format!(
+            "?{}",
+            serde_urlencoded::to_string([("to_commit", sha)]).unwrap_or_default()
+        ),
+        RollbackTo::LastGood => String::new(),
+    };
+    let path = format!("/v1/appliances/{}/rollback{query}", args.appliance);
+    match remote.request(base, "POST", &path) {
+        Ok((_, v)) => {
+            let result = v["result"].as_str().unwrap_or("failed");
+            println!(
+                "{}: {} {} {}",
+                args.appliance,
+                if result == "already_done" {
+                    "completed"
+                } else {
+                    result
+                },
+                v["op"].as_str().unwrap_or_default(),
+                v["detail"].as_str().unwrap_or_default()
+            );
+            if let Some(p) = v["parked"].as_str() {
+                println!("{}: parked: {p}", args.appliance);
+            }
+            match result {
+                "completed" | "in_sync" | "already_done" => Exit::Ok,
+                "rolled_back" => Exit::RolledBack,
+                _ => Exit::Failure,
+            }
+        }
+        Err(e) => e,
+    }
+}
+
+/// `vnfsync rollback APPLIANCE [--snapshot ID | --to-commit SHA]`: here, or on the running
+/// daemon (`--api`, or when it holds the journal).
 pub fn run_rollback(args: &RollbackArgs) -> Exit {
+    if let Some(api) = &args.remote.api {
+        return remote_rollback(args, &args.remote, api);
+    }
     let s = match setup(
         args.config.as_ref(),
         args.repo.as_ref(),
@@ -463,42 +536,39 @@ pub fn run_rollback(args: &RollbackArgs) -> Exit {
         eprintln!("error: no appliance named `{}`", args.appliance);
         return Exit::BadInput;
     };
-    let ctx = match context(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(NoContext::Held(base, remote)) => return remote_rollback(args, &remote, &base),
+        Err(NoContext::Exit(e)) => return e,
     };
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let r = rt.block_on(async {
-        engine::resume(a.name.as_str(), &ctx).await?;
-        if args.to_commit.is_some() {
-            return engine::reconcile(&s.loaded, &a, &ctx).await;
-        }
-        let id = match &args.snapshot {
-            Some(id) => id.clone(),
-            None => {
-                let status = ctx.journal.status(a.name.to_string()).await?;
-                match status.and_then(|s| s.last_good_snapshot) {
-                    Some(id) => id,
-                    None => {
-                        return Ok(Action::Failed {
-                            op: None,
-                            reason: "no last good snapshot: name one with --snapshot".into(),
-                            parked: false,
-                        });
-                    }
-                }
-            }
-        };
-        engine::restore_snapshot(&a, &id, &ctx).await
-    });
+    let to = rollback_to(args);
+    let r = rt.block_on(crate::daemon::operator::rollback(
+        &a,
+        Some(&s.loaded),
+        &to,
+        &ctx,
+    ));
     print_action(a.name.as_str(), &r)
 }
 
-/// `vnfsync resume APPLIANCE`.
+/// `vnfsync resume APPLIANCE`: here, or on the running daemon (`--api`, or when it holds the
+/// journal).
 pub fn run_resume(args: &ApplianceArgs) -> Exit {
+    let path = format!("/v1/appliances/{}/resume", args.appliance);
+    let remote = |r: &Remote, base: &str| match r.request(base, "POST", &path) {
+        Ok(_) => {
+            println!("{}: resumed", args.appliance);
+            Exit::Ok
+        }
+        Err(e) => e,
+    };
+    if let Some(api) = &args.remote.api {
+        return remote(&args.remote, api);
+    }
     let s = match setup(
         args.config.as_ref(),
         args.repo.as_ref(),
@@ -509,9 +579,10 @@ pub fn run_resume(args: &ApplianceArgs) -> Exit {
         Ok(s) => s,
         Err(e) => return e,
     };
-    let ctx = match context(&s) {
+    let ctx = match context_or_held(&s, &args.remote) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(NoContext::Held(base, r)) => return remote(&r, &base),
+        Err(NoContext::Exit(e)) => return e,
     };
     match ctx
         .journal
@@ -532,23 +603,44 @@ pub fn run_resume(args: &ApplianceArgs) -> Exit {
     }
 }
 
-/// `vnfsync snapshots APPLIANCE`.
+/// `vnfsync snapshots APPLIANCE`: from the journal, or the running daemon's
+/// `GET /v1/appliances/{name}/snapshots` (`--api`, or when it holds the journal).
 pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
-    let state_dir = match &args.config {
+    let config = match &args.config {
         Some(f) => match Config::load(f) {
-            Ok(c) => args.state_dir.clone().unwrap_or(c.state_dir),
+            Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
                 return Exit::BadInput;
             }
         },
-        None => args
-            .state_dir
-            .clone()
-            .unwrap_or(Config::default().state_dir),
+        None => Config::default(),
     };
+    let state_dir = args.state_dir.clone().unwrap_or(config.state_dir.clone());
+    let remote = |r: &Remote, base: &str| -> Exit {
+        let path = format!("/v1/appliances/{}/snapshots", args.appliance);
+        match r.request(base, "GET", &path) {
+            Ok((_, v)) => {
+                let list: Vec<crate::journal::SnapshotEntry> = match serde_json::from_value(v) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("error: {base}: an answer this vnfsync does not read: {e}");
+                        return Exit::Failure;
+                    }
+                };
+                print_snapshots(&list, args.format)
+            }
+            Err(e) => e,
+        }
+    };
+    if let Some(api) = &args.remote.api {
+        return remote(&args.remote, api);
+    }
     let journal = match Journal::open(Journal::path_in(&state_dir), Options::default()) {
         Ok(j) => j,
+        Err(e) if held_by_daemon(&e) => {
+            return remote(&args.remote.held_by(&e), &args.remote.url_or(&config));
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Failure;
@@ -561,7 +653,11 @@ pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
             return Exit::Failure;
         }
     };
-    match args.format {
+    print_snapshots(&list, args.format)
+}
+
+fn print_snapshots(list: &[crate::journal::SnapshotEntry], format: Format) -> Exit {
+    match format {
         Format::Json => {
             let v: Vec<serde_json::Value> = list
                 .iter()
@@ -573,7 +669,7 @@ pub fn run_snapshots(args: &ApplianceArgs) -> Exit {
         }
         Format::Text => {
             println!("{:<36} {:<14} {:<28} LOCATION", "ID", "COMMIT", "TAKEN");
-            for e in &list {
+            for e in list {
                 let short: String = e.commit.chars().take(12).collect();
                 println!("{:<36} {:<14} {:<28} {}", e.id, short, e.taken, e.location);
             }

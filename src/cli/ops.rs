@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use super::Exit;
 use crate::config::Config;
-use crate::journal::{Cursor, Journal, OpKind, OpState, Operation, Options, Query};
+use crate::journal::{Cursor, Journal, OpKind, OpState, Operation, Options, Page, Query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -48,7 +48,7 @@ pub struct OpsArgs {
     /// pending, in_progress, awaiting_confirm, completed, rolled_back, failed.
     #[arg(long)]
     pub state: Option<String>,
-    /// apply, rollback, restore, probe, drift_check, recover.
+    /// apply, rollback, restore, probe, drift_check, recover, validate.
     #[arg(long)]
     pub kind: Option<String>,
     /// The git commit id the operations applied.
@@ -69,6 +69,8 @@ pub struct OpsArgs {
     pub after: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    #[command(flatten)]
+    pub remote: super::daemon::Remote,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +105,11 @@ fn journal_path(location: &Location) -> Result<PathBuf, Exit> {
     if let Some(dir) = &location.state_dir {
         return Ok(Journal::path_in(dir));
     }
+    Ok(Journal::path_in(&config_of(location)?.state_dir))
+}
+
+/// The configuration `--config` names (default: ./vnfsync.toml when it exists).
+pub fn config_of(location: &Location) -> Result<Config, Exit> {
     let default = Path::new("vnfsync.toml");
     let file = match &location.config {
         Some(f) => Some(f.as_path()),
@@ -115,7 +122,7 @@ fn journal_path(location: &Location) -> Result<PathBuf, Exit> {
         })?,
         None => Config::default(),
     };
-    Ok(Journal::path_in(&config.state_dir))
+    Ok(config)
 }
 
 fn open(location: &Location) -> Result<Journal, Exit> {
@@ -190,11 +197,24 @@ pub fn run(args: &OpsArgs) -> Exit {
 
 fn run_ops(args: &OpsArgs) -> Result<Exit, Exit> {
     let query = query_of(args)?;
-    let journal = open(&args.location)?;
-    let page = journal.query(query).wait().map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Failure
-    })?;
+    let page = if args.remote.api.is_some() {
+        remote_ops(args, &args.remote, &query)?
+    } else {
+        let path = journal_path(&args.location)?;
+        match Journal::open(&path, Options::default()) {
+            Ok(journal) => journal.query(query).wait().map_err(|e| {
+                eprintln!("error: {e}");
+                Exit::Failure
+            })?,
+            Err(e) if super::daemon::held_by_daemon(&e) => {
+                remote_ops(args, &args.remote.held_by(&e), &query)?
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(Exit::Failure);
+            }
+        }
+    };
     let mut out = String::new();
     match args.format {
         Format::Json => {
@@ -218,6 +238,48 @@ fn run_ops(args: &OpsArgs) -> Result<Exit, Exit> {
         }
     }
     print(&out)
+}
+
+/// The same query asked of the running daemon's `GET /v1/operations`.
+fn remote_ops(args: &OpsArgs, remote: &super::daemon::Remote, q: &Query) -> Result<Page, Exit> {
+    let base = args.remote.url_or(&config_of(&args.location)?);
+    let mut params: Vec<(&str, String)> = vec![("limit", q.limit.to_string())];
+    if let Some(v) = &q.appliance {
+        params.push(("appliance", v.clone()));
+    }
+    if let Some(v) = q.state {
+        params.push(("state", v.as_str().into()));
+    }
+    if let Some(v) = q.kind {
+        params.push(("kind", v.as_str().into()));
+    }
+    if let Some(v) = &q.commit {
+        params.push(("commit", v.clone()));
+    }
+    if let Some(v) = q.since {
+        params.push(("since", v.to_string()));
+    }
+    if let Some(v) = q.until {
+        params.push(("until", v.to_string()));
+    }
+    if let Some(v) = &q.after {
+        params.push(("cursor", v.to_string()));
+    }
+    let query = serde_urlencoded::to_string(&params).map_err(|e| bad(e.to_string()))?;
+    let (_, v) = remote.request(&base, "GET", &format!("/v1/operations?{query}"))?;
+    let ops: Vec<Operation> = serde_json::from_value(v["operations"].clone()).map_err(|e| {
+        eprintln!("error: {base}: an answer this vnfsync does not read: {e}");
+        Exit::Failure
+    })?;
+    let next = v["next"]
+        .as_str()
+        .map(str::parse::<Cursor>)
+        .transpose()
+        .map_err(|e| {
+            eprintln!("error: {base}: bad cursor: {e}");
+            Exit::Failure
+        })?;
+    Ok(Page { ops, next })
 }
 
 fn text_line(op: &Operation) -> String {

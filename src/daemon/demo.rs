@@ -54,7 +54,16 @@ pub const SHIPPED: &[(&str, &str)] = &[
 pub const SHIPPED_NOC: &str = "203.0.113.0/24";
 pub const DEMO_NOC: &str = "127.0.0.0/8";
 
-const LAB: &str = "appliances:\n  - {name: branch-1, profile: '1.3'}\n  - {name: edge-1, profile: '1.4'}\n  - {name: edge-2, profile: '1.5'}\n";
+const LAB: [(&str, &str); 3] = [("branch-1", "1.3"), ("edge-1", "1.4"), ("edge-2", "1.5")];
+
+/// `bytes` random bytes in hex (the token, and the lab's password and API key: generated per
+/// run, so no demo secret is a well-known word).
+fn random_hex(bytes: usize) -> Result<String, DemoError> {
+    let mut raw = vec![0u8; bytes];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw)
+        .map_err(|_| DemoError::Other("no randomness for the demo's secrets".into()))?;
+    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +166,13 @@ pub async fn prepare() -> Result<Demo, DemoError> {
         .prefix("vnfsync-demo-")
         .tempdir()
         .map_err(io(Path::new("temporary directory")))?;
-    let specs = parse_lab_file(LAB).map_err(|e| DemoError::Lab(e.to_string()))?;
+    let (password, api_key) = (random_hex(12)?, random_hex(16)?);
+    let lab_file: String = std::iter::once("appliances:\n".to_string())
+        .chain(LAB.iter().map(|(name, profile)| {
+            format!("  - {{name: {name}, profile: '{profile}', password: {password}, api_key: {api_key}}}\n")
+        }))
+        .collect();
+    let specs = parse_lab_file(&lab_file).map_err(|e| DemoError::Lab(e.to_string()))?;
     let lab = Lab::start(
         specs,
         LabOptions {
@@ -239,10 +254,7 @@ pub async fn prepare() -> Result<Demo, DemoError> {
         &["commit", "-q", "-m", "desired state for the demo lab"],
     )?;
 
-    let mut raw = [0u8; 24];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw)
-        .map_err(|_| DemoError::Other("no randomness for the token".into()))?;
-    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let token = random_hex(24)?;
     let tokens = Tokens::parse(
         "generated",
         &auth::entry_line("demo", &[Scope::Read, Scope::Write], None, &token),

@@ -9,6 +9,7 @@ pub mod affected;
 pub mod demo;
 pub mod desired;
 pub mod notify;
+pub mod operator;
 pub mod run;
 
 pub use affected::{Affected, Reason, affected};

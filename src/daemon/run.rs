@@ -18,10 +18,11 @@ use tokio::sync::Semaphore;
 
 use super::desired::{Desired, Offer, Rejection, Tracker};
 use super::notify::Notifier;
+use super::operator::outcome_name;
 use crate::api::metrics::Metrics;
 use crate::api::{
-    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, Tokens, View,
-    Visible,
+    self, Action as ApiAction, ApiError, Backend, BoxFut, OpsParams, Readiness, RollbackTo, Tokens,
+    View, Visible,
 };
 use crate::config::Config;
 use crate::driver::Driver;
@@ -29,7 +30,10 @@ use crate::driver::secret::ProcessEnv;
 use crate::driver::store::SnapshotStore;
 use crate::driver::vyos::Timeouts;
 use crate::engine::{self, Action, Context, Policy};
-use crate::journal::{Journal, JournalError, Options, Query};
+use crate::journal::{
+    Change, ErrorRecord, Intent, Journal, JournalError, OpKind, OpState, Options, Query,
+    VALIDATE_APPLIANCE,
+};
 use crate::source::{FollowConfig, SourceError, follow};
 
 /// Why the daemon could not start or had to stop.
@@ -49,6 +53,8 @@ pub enum DaemonError {
     Signal(#[source] std::io::Error),
     #[error("API server: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// What happened to one appliance most recently, as the scheduler saw it.
@@ -60,6 +66,9 @@ struct Live {
     op: Option<String>,
     reason: Option<String>,
     finished: Option<Timestamp>,
+    /// The drift last journaled (its commands), so a standing drift is journaled once.
+    #[serde(skip)]
+    drift_journaled: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +90,22 @@ struct CommitRecord {
 
 const KEPT_COMMITS: usize = 200;
 
+/// How often `vnfsync_pending_confirms` is read from the journal.
+const PENDING_CONFIRMS_EVERY: Duration = Duration::from_secs(2);
+
+/// A commit loaded for a rollback, with its full id.
+struct LoadedAt {
+    loaded: crate::render::Loaded,
+    files_commit: Option<String>,
+}
+
+impl std::ops::Deref for LoadedAt {
+    type Target = crate::render::Loaded;
+    fn deref(&self) -> &Self::Target {
+        &self.loaded
+    }
+}
+
 struct Runtime {
     cfg: Config,
     tracker: Mutex<Tracker>,
@@ -88,13 +113,17 @@ struct Runtime {
     live: RwLock<BTreeMap<String, Live>>,
     slots: Mutex<HashMap<String, Slot>>,
     commits: RwLock<BTreeMap<String, CommitRecord>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     ctx: Context,
     sem: Arc<Semaphore>,
     recovered: AtomicBool,
     draining: AtomicBool,
     /// Appliances an operator approved for their first reconcile (onboarding hold).
     approved: Mutex<BTreeSet<String>>,
+    /// One writer per appliance: a reconcile and an operator's rollback take this lock.
+    writers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The main runtime: reconciles and device calls run there, never on the API's thread.
+    main: tokio::runtime::Handle,
 }
 
 /// The plan against the live device, read-only (the same planner `vnfsync diff` uses), with
@@ -167,13 +196,28 @@ impl Runtime {
         write(&self.live).entry(name.to_string()).or_default().state = "queued";
         let rt = self.clone();
         let name = name.to_string();
-        tokio::spawn(async move { rt.run_one(name).await });
+        self.main.spawn(async move { rt.run_one(name).await });
+    }
+
+    /// `fut` with its device calls timed into `vnfsync_device_call_seconds`.
+    async fn observed<F: std::future::Future>(&self, fut: F) -> F::Output {
+        crate::driver::observe::scope(self.metrics.clone(), fut).await
+    }
+
+    /// The lock that makes one writer per appliance.
+    fn writer(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.writers)
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 
     async fn run_one(self: Arc<Self>, name: String) {
         let Ok(_permit) = self.sem.clone().acquire_owned().await else {
             return;
         };
+        let writer = self.writer(&name);
+        let _writing = writer.lock().await;
         {
             let mut slots = lock(&self.slots);
             let slot = slots.entry(name.clone()).or_default();
@@ -192,7 +236,8 @@ impl Runtime {
                 tracing::info!(appliance = %name, commit = %d.commit, "reconcile");
                 Some((
                     d.commit.clone(),
-                    engine::reconcile(&d.loaded, a, &self.ctx).await,
+                    self.observed(engine::reconcile(&d.loaded, a, &self.ctx))
+                        .await,
                 ))
             }
         };
@@ -245,6 +290,20 @@ impl Runtime {
                 v["state"] = json!(state);
                 v["op"] = json!(op.map(|o| o.to_string()));
             }
+            // A commit accepted meanwhile that does not touch this appliance renders the
+            // same config: in sync with the one applied is in sync with it.
+            let commit = match self.served() {
+                Some(now)
+                    if state == "in_sync"
+                        && now.commit != commit
+                        && read(&self.commits)
+                            .get(&now.commit)
+                            .is_some_and(|r| !r.affected.contains_key(&name)) =>
+                {
+                    now.commit.clone()
+                }
+                _ => commit,
+            };
             write(&self.live).insert(
                 name.clone(),
                 Live {
@@ -254,6 +313,7 @@ impl Runtime {
                     op: op.map(|o| o.to_string()),
                     reason,
                     finished: Some(Timestamp::now()),
+                    drift_journaled: None,
                 },
             );
         }
@@ -279,7 +339,7 @@ impl Runtime {
     /// in status. An approved appliance, or one the journal knows, goes on.
     async fn held(&self, d: &Desired, a: &crate::model::Appliance) -> bool {
         let name = a.name.as_str();
-        if lock(&self.approved).contains(name) {
+        if a.adopt == crate::model::Adopt::Auto || lock(&self.approved).contains(name) {
             return false;
         }
         match self.ctx.journal.status(name.to_string()).await {
@@ -290,7 +350,7 @@ impl Runtime {
                 return false;
             }
         }
-        let Ok((_, plan)) = live_plan(&d.loaded, a, &self.ctx).await else {
+        let Ok((_, plan)) = self.observed(live_plan(&d.loaded, a, &self.ctx)).await else {
             // Unreachable now: the engine's own error policy reports and retries it.
             return false;
         };
@@ -321,6 +381,7 @@ impl Runtime {
                     deletes.join("; ")
                 )),
                 finished: Some(Timestamp::now()),
+                drift_journaled: None,
             },
         );
         true
@@ -336,6 +397,10 @@ impl Runtime {
                 return;
             }
         }
+        let writer = self.writer(&name);
+        let Ok(_reading) = writer.try_lock() else {
+            return;
+        };
         let settled = read(&self.live)
             .get(&name)
             .is_some_and(|l| matches!(l.state, "in_sync" | "drift"));
@@ -346,7 +411,7 @@ impl Runtime {
         if !settled {
             return;
         }
-        let (scopes, plan) = match live_plan(&d.loaded, a, &self.ctx).await {
+        let (scopes, plan) = match self.observed(live_plan(&d.loaded, a, &self.ctx)).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(appliance = %name, error = %e, "drift check failed");
@@ -380,17 +445,154 @@ impl Runtime {
             self.trigger(&name);
         } else {
             tracing::warn!(appliance = %name, scopes = ?alert, "drift (alert): reported, left alone");
+            let commands: Vec<String> = plan.commands.iter().map(ToString::to_string).collect();
+            let reason = format!(
+                "drift in {}: {}",
+                alert.into_iter().collect::<Vec<_>>().join(", "),
+                commands.join("; ")
+            );
+            let key = commands.join("\n");
+            // Journaled first, then reported: what status shows is in the journal.
+            let new = {
+                let mut live = write(&self.live);
+                let l = live.entry(name.clone()).or_default();
+                let new = l.drift_journaled.as_deref() != Some(key.as_str());
+                l.drift_journaled = Some(key);
+                new
+            };
+            if new {
+                self.journal_finding(
+                    &name,
+                    OpKind::DriftCheck,
+                    &d.commit,
+                    commands,
+                    "drift check (policy alert)".into(),
+                    ErrorRecord::new("VNF_DRIFT", false, reason.clone()),
+                )
+                .await;
+            }
             if let Some(l) = write(&self.live).get_mut(&name) {
                 l.state = "drift";
-                l.reason = Some(format!(
-                    "drift in {}: {}",
-                    alert.into_iter().collect::<Vec<_>>().join(", "),
-                    plan.commands
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
+                l.reason = Some(reason);
+            }
+        }
+    }
+
+    /// `vnfsync_pending_confirms`: per appliance, whether the journal holds an operation
+    /// applied and waiting for its confirm (read from the journal's in-flight set).
+    async fn refresh_pending_confirms(&self) {
+        let Ok(open) = self.ctx.journal.in_flight().await else {
+            return;
+        };
+        let waiting: BTreeSet<&str> = open
+            .iter()
+            .filter(|o| o.state == OpState::AwaitingConfirm)
+            .map(|o| o.appliance.as_str())
+            .collect();
+        if let Some(d) = self.served() {
+            for a in &d.loaded.state.appliances {
+                self.metrics
+                    .set_pending_confirm(a.name.as_str(), waiting.contains(a.name.as_str()));
+            }
+        }
+    }
+
+    /// Journal a finding that is not a device write (a rejected commit, drift left alone
+    /// under `alert`) as an operation that ended `failed` with `error`.
+    async fn journal_finding(
+        &self,
+        appliance: &str,
+        kind: OpKind,
+        commit: &str,
+        planned: Vec<String>,
+        summary: String,
+        error: ErrorRecord,
+    ) {
+        let journal = &self.ctx.journal;
+        let done = async {
+            let op = journal
+                .begin(Intent {
+                    appliance: appliance.to_string(),
+                    kind,
+                    commit: commit.to_string(),
+                    planned,
+                    request_summary: Some(summary),
+                    ..Intent::default()
+                })
+                .await?
+                .into_operation();
+            journal
+                .change(op.id, Change::to(OpState::Failed).error(error))
+                .await?;
+            Ok::<_, JournalError>(op.id)
+        }
+        .await;
+        match done {
+            Ok(op) => {
+                tracing::info!(appliance, commit, kind = kind.as_str(), op = %op, "journaled")
+            }
+            Err(e) => {
+                tracing::error!(appliance, commit, kind = kind.as_str(), error = %e, "journal")
+            }
+        }
+    }
+
+    /// A rejected commit in the journal (kind `validate`, appliance `*`, `failed`, with every
+    /// `file:line:column` error), once per commit even across restarts.
+    async fn journal_rejection(&self, commit: &str, errors: &[String]) {
+        let seen = self
+            .ctx
+            .journal
+            .query(Query {
+                kind: Some(OpKind::Validate),
+                commit: Some(commit.to_string()),
+                limit: 1,
+                ..Query::default()
+            })
+            .await
+            .is_ok_and(|p| !p.ops.is_empty());
+        if seen {
+            return;
+        }
+        self.journal_finding(
+            VALIDATE_APPLIANCE,
+            OpKind::Validate,
+            commit,
+            Vec::new(),
+            "validate commit".into(),
+            ErrorRecord::new(
+                "VNF_INVALID",
+                false,
+                format!("commit rejected: {}", errors.join("\n")),
+            ),
+        )
+        .await;
+    }
+
+    /// Findings left open by a stop between their two journal writes: nothing was sent to a
+    /// device for them, so they end `failed`.
+    async fn close_interrupted_findings(&self) {
+        let Ok(open) = self.ctx.journal.in_flight().await else {
+            return;
+        };
+        for op in open
+            .into_iter()
+            .filter(|o| matches!(o.kind, OpKind::Validate | OpKind::DriftCheck))
+        {
+            let r = self
+                .ctx
+                .journal
+                .change(
+                    op.id,
+                    Change::to(OpState::Failed).error(ErrorRecord::new(
+                        "VNF_INTERNAL",
+                        false,
+                        "interrupted before its outcome was journaled",
+                    )),
+                )
+                .await;
+            if let Err(e) = r {
+                tracing::error!(op = %op.id, error = %e, "closing an interrupted finding");
             }
         }
     }
@@ -435,6 +637,7 @@ impl Runtime {
             Offer::Same => {}
             Offer::Rejected(Rejection { commit, errors }) => {
                 self.metrics.commit_rejected();
+                self.journal_rejection(&commit, &errors).await;
                 self.remember(
                     &commit,
                     CommitRecord {
@@ -460,11 +663,171 @@ impl Runtime {
                         removed: affected.removed.clone(),
                     },
                 );
+                // An appliance the commit does not touch renders the same config: in sync
+                // before, it is in sync with the new commit.
+                {
+                    let mut live = write(&self.live);
+                    for a in &desired.loaded.state.appliances {
+                        let name = a.name.as_str();
+                        if affected.appliances.contains_key(name) {
+                            continue;
+                        }
+                        if let Some(l) = live.get_mut(name)
+                            && l.state == "in_sync"
+                        {
+                            l.commit = Some(desired.commit.clone());
+                        }
+                    }
+                }
                 for name in affected.appliances.keys() {
                     self.trigger(name);
                 }
             }
         }
+    }
+
+    /// An operator's rollback (`POST /v1/appliances/{name}/rollback`), through the engine
+    /// exactly as `vnfsync rollback` goes: un-park, then restore a snapshot (the one named, or
+    /// the last good one) or reconcile to an earlier commit, journaled like any write. It
+    /// holds the appliance's writer lock and a fleet permit, so no reconcile runs beside it.
+    /// Done, the appliance stays parked on the served commit (the scheduler would otherwise
+    /// re-apply it at once) until a new commit or `resume`.
+    async fn operator_rollback(
+        self: Arc<Self>,
+        name: &str,
+        to: RollbackTo,
+    ) -> Result<Value, ApiError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(ApiError::unavailable("the daemon is stopping"));
+        }
+        let d = self
+            .served()
+            .ok_or_else(|| ApiError::unavailable("no commit loaded"))?;
+        let served = d
+            .loaded
+            .state
+            .appliance(name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
+        let older = match &to {
+            RollbackTo::Commit(rev) => Some(self.load_commit(rev, name).await?),
+            _ => None,
+        };
+        let _permit = self
+            .sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("the daemon is stopping"))?;
+        let writer = self.writer(name);
+        let _writing = writer.lock().await;
+        write(&self.live).entry(name.to_string()).or_default().state = "rolling_back";
+        tracing::info!(appliance = %name, to = ?to, "rollback by an operator");
+        let ctx = &self.ctx;
+        let result = self
+            .observed(super::operator::rollback(
+                &served,
+                older.as_deref(),
+                &to,
+                ctx,
+            ))
+            .await;
+        let action = result.map_err(|e| {
+            tracing::error!(appliance = %name, error = %e, "rollback");
+            ApiError::internal(e.to_string())
+        })?;
+        let outcome = outcome_name(&action);
+        self.metrics.reconciled(name, outcome);
+        let target_commit = older
+            .as_ref()
+            .and_then(|l| l.files_commit.clone())
+            .unwrap_or_default();
+        let done = matches!(
+            action,
+            Action::Completed { .. } | Action::InSync { .. } | Action::AlreadyDone { .. }
+        );
+        let mut parked = None;
+        if done {
+            self.metrics.rolled_back("operator");
+            if target_commit != d.commit {
+                let reason = format!(
+                    "commit {}: rolled back by an operator ({}); writes wait for a new commit or `vnfsync resume`",
+                    d.commit,
+                    match &to {
+                        RollbackTo::Commit(_) => format!("to commit {target_commit}"),
+                        RollbackTo::Snapshot(id) => format!("to snapshot {id}"),
+                        RollbackTo::LastGood => "to the last good snapshot".into(),
+                    }
+                );
+                let r = reason.clone();
+                ctx.journal
+                    .update_status(name.to_string(), move |s| s.parked_reason = Some(r))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                parked = Some(reason);
+            }
+        }
+        let mut answer = super::operator::rollback_answer(name, &to, &action);
+        let detail = answer["detail"].as_str().map(str::to_string);
+        tracing::info!(appliance = %name, outcome, op = ?action.op().map(|o| o.to_string()), "rollback finished");
+        write(&self.live).insert(
+            name.to_string(),
+            Live {
+                state: if parked.is_some() {
+                    "parked"
+                } else if done {
+                    "in_sync"
+                } else {
+                    "failed"
+                },
+                commit: Some(if target_commit.is_empty() {
+                    d.commit.clone()
+                } else {
+                    target_commit.clone()
+                }),
+                outcome: Some(outcome.to_string()),
+                op: action.op().map(|o| o.to_string()),
+                reason: parked.clone().or(detail.clone()),
+                finished: Some(Timestamp::now()),
+                drift_journaled: None,
+            },
+        );
+        answer["parked"] = json!(parked);
+        Ok(answer)
+    }
+
+    /// Read and check an earlier commit for a rollback (on the blocking pool).
+    async fn load_commit(&self, rev: &str, name: &str) -> Result<LoadedAt, ApiError> {
+        let repo = self.cfg.repo.clone();
+        let path = self.cfg.path.clone();
+        let rev = rev.to_string();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let files = crate::source::read_commit(&repo, &rev, &path)
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            let commit = files.commit.clone();
+            let loaded = crate::render::load(&files).map_err(|diags| {
+                ApiError::invalid(format!(
+                    "commit {rev} does not pass the checks: {}",
+                    diags
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            Ok::<_, ApiError>(LoadedAt {
+                loaded,
+                files_commit: commit,
+            })
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the commit: {e}")))??;
+        if loaded.state.appliance(name).is_none() {
+            return Err(ApiError::invalid(format!(
+                "appliance `{name}` is not in that commit"
+            )));
+        }
+        Ok(loaded)
     }
 
     fn remember(&self, commit: &str, rec: CommitRecord) {
@@ -498,18 +861,6 @@ impl Runtime {
 
     fn visible(&self, view: &View, name: &str) -> bool {
         view.as_ref().is_none_or(|v| v.contains(name))
-    }
-}
-
-fn outcome_name(a: &Action) -> &'static str {
-    match a {
-        Action::InSync { .. } => "in_sync",
-        Action::AlreadyDone { .. } => "already_done",
-        Action::Completed { .. } => "completed",
-        Action::RolledBack { .. } => "rolled_back",
-        Action::Failed { .. } => "failed",
-        Action::Parked { .. } => "parked",
-        Action::Requeue { .. } => "requeue",
     }
 }
 
@@ -614,13 +965,30 @@ impl Backend for Runtime {
 
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move {
-            Err(ApiError::new(
-                axum::http::StatusCode::NOT_IMPLEMENTED,
-                "VNF_UNSUPPORTED",
-                format!(
-                    "unsupported: the diff of `{name}` over the API is not built yet; run `vnfsync diff --live`"
-                ),
-            ))
+            // The same renderer and planner as `vnfsync diff --live`, read-only on the device;
+            // answered as its `--format json` document.
+            let d = self
+                .served()
+                .ok_or_else(|| ApiError::unavailable("no commit loaded"))?;
+            let a = d
+                .loaded
+                .state
+                .appliance(name)
+                .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
+            let mut report = crate::plan::Report {
+                commit: Some(d.commit.clone()),
+                plans: Vec::new(),
+                errors: Vec::new(),
+            };
+            match self.observed(live_plan(&d.loaded, a, &self.ctx)).await {
+                Ok((_, plan)) => report.plans.push(plan),
+                Err(message) => report.errors.push(crate::plan::PlanError {
+                    appliance: name.to_string(),
+                    code: "VNF_UPSTREAM".into(),
+                    message,
+                }),
+            }
+            serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))
         })
     }
 
@@ -739,6 +1107,26 @@ impl Backend for Runtime {
         Some(out)
     }
 
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let list = self
+                .ctx
+                .journal
+                .snapshots(name.to_string())
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!(list))
+        })
+    }
+
+    fn rollback<'a>(&'a self, _: &'a str, _: RollbackTo) -> BoxFut<'a, Result<Value, ApiError>> {
+        Box::pin(async {
+            Err(ApiError::internal(
+                "rollback is handled by the runtime, not here",
+            ))
+        })
+    }
+
     fn act<'a>(
         &'a self,
         action: ApiAction,
@@ -746,13 +1134,6 @@ impl Backend for Runtime {
         view: &'a View,
     ) -> BoxFut<'a, Result<Value, ApiError>> {
         Box::pin(async move {
-            let unsupported = |what: &str| {
-                Err(ApiError::new(
-                    axum::http::StatusCode::NOT_IMPLEMENTED,
-                    "VNF_UNSUPPORTED",
-                    format!("unsupported: {what} over the API is not built yet"),
-                ))
-            };
             match action {
                 ApiAction::Sync => Err(ApiError::internal(
                     "sync is handled by the runtime's trigger, not here",
@@ -768,27 +1149,7 @@ impl Backend for Runtime {
                         .appliance(name)
                         .ok_or_else(|| ApiError::not_found(&format!("appliance `{name}`")))?;
                     let _ = view;
-                    let mut driver =
-                        crate::driver::AnyDriver::new(a, self.ctx.env.as_ref(), self.ctx.timeouts)
-                            .map_err(|e| ApiError::internal(e.to_string()))?;
-                    let r = driver.probe().await;
-                    let now = Timestamp::now();
-                    Ok(match r {
-                        Ok(p) => json!({
-                            "appliance": name,
-                            "reachable": p.reachable,
-                            "latency_ms": p.latency.as_secs_f64() * 1000.0,
-                            "last_contact": now,
-                        }),
-                        Err(e) => json!({
-                            "appliance": name,
-                            "reachable": false,
-                            "error": {"code": e.code(), "message": e.to_string()},
-                        }),
-                    })
-                }
-                ApiAction::Rollback => {
-                    unsupported("rollback (use `vnfsync rollback` with the daemon stopped)")
+                    Ok(self.observed(super::operator::probe(a, &self.ctx)).await)
                 }
                 ApiAction::Resume => Err(ApiError::internal(
                     "resume is handled by the runtime, not here",
@@ -824,7 +1185,9 @@ impl Backend for Api {
         self.0.appliance(name)
     }
     fn diff<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
-        self.0.diff(name)
+        let rt = self.0.clone();
+        let name = name.to_string();
+        Box::pin(on_main(&self.0.main, async move { rt.diff(&name).await }))
     }
     fn operations<'a>(
         &'a self,
@@ -838,6 +1201,20 @@ impl Backend for Api {
     }
     fn commit(&self, sha: &str, view: &View) -> Option<Value> {
         self.0.commit(sha, view)
+    }
+    fn snapshots<'a>(&'a self, name: &'a str) -> BoxFut<'a, Result<Value, ApiError>> {
+        self.0.snapshots(name)
+    }
+    fn rollback<'a>(
+        &'a self,
+        name: &'a str,
+        to: RollbackTo,
+    ) -> BoxFut<'a, Result<Value, ApiError>> {
+        let rt = self.0.clone();
+        let name = name.to_string();
+        Box::pin(on_main(&self.0.main, async move {
+            rt.operator_rollback(&name, to).await
+        }))
     }
     fn act<'a>(
         &'a self,
@@ -870,6 +1247,14 @@ impl Backend for Api {
                 Ok(json!({"resumed": name}))
             });
         }
+        if action == ApiAction::Probe {
+            let rt = self.0.clone();
+            let name = appliance.map(str::to_string);
+            let view = view.clone();
+            return Box::pin(on_main(&self.0.main, async move {
+                rt.act(ApiAction::Probe, name.as_deref(), &view).await
+            }));
+        }
         if action != ApiAction::Sync {
             return self.0.act(action, appliance, view);
         }
@@ -892,6 +1277,17 @@ impl Backend for Api {
     }
 }
 
+/// Run `fut` as a task of the main runtime and wait for it: device work stays off the API's
+/// thread, and a client that goes away does not cut a device write short.
+async fn on_main<F>(main: &tokio::runtime::Handle, fut: F) -> Result<Value, ApiError>
+where
+    F: std::future::Future<Output = Result<Value, ApiError>> + Send + 'static,
+{
+    main.spawn(fut)
+        .await
+        .map_err(|e| ApiError::internal(format!("task: {e}")))?
+}
+
 /// Run the daemon until SIGTERM/SIGINT (or `stop` resolves).
 pub async fn run(
     cfg: Config,
@@ -911,10 +1307,15 @@ pub async fn run_with(
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let notifier = Notifier::from_env();
+    let metrics = Arc::new(Metrics::new());
     let journal = Journal::open(
         Journal::path_in(&cfg.state_dir),
         Options {
             create: true,
+            on_commit: Some({
+                let m = metrics.clone();
+                Arc::new(move |took: Duration| m.journal_write(took.as_secs_f64()))
+            }),
             ..Options::default()
         },
     )?;
@@ -931,6 +1332,15 @@ pub async fn run_with(
             ..Policy::default()
         },
     );
+    // TLS is loaded before anything is bound: a bad certificate or key stops the start.
+    let tls = match &cfg.tls {
+        None => None,
+        Some(t) => {
+            let cert = crate::config::reference_path(&t.cert).map_err(DaemonError::Tls)?;
+            let key = crate::config::reference_path(&t.key).map_err(DaemonError::Tls)?;
+            Some(api::tls::acceptor(&cert, &key).map_err(DaemonError::Tls)?)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -938,7 +1348,7 @@ pub async fn run_with(
             source,
         })?;
     let local = listener.local_addr().map_err(DaemonError::Serve)?;
-    tracing::info!(listen = %local, "API listening");
+    tracing::info!(listen = %local, tls = tls.is_some(), "API listening");
     let follower = follow(FollowConfig {
         repo: cfg.repo.clone(),
         branch: cfg.branch.clone(),
@@ -956,21 +1366,48 @@ pub async fn run_with(
         live: RwLock::default(),
         slots: Mutex::default(),
         commits: RwLock::default(),
-        metrics: Metrics::new(),
+        metrics: metrics.clone(),
         ctx,
         recovered: AtomicBool::new(false),
         draining: AtomicBool::new(false),
         approved: Mutex::new(approved),
+        writers: Mutex::default(),
+        main: tokio::runtime::Handle::current(),
     });
     let app = api::router(Arc::new(Api(rt.clone())), tokens);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = server_stopped.await;
-            })
-            .await
-    });
+    // The API has a thread and a runtime of its own, so `/healthz` and status answers never
+    // queue behind reconciles on the main runtime's workers.
+    let listener = listener.into_std().map_err(DaemonError::Serve)?;
+    let (served_tx, server) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+    std::thread::Builder::new()
+        .name("vnfsync-api".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|api_rt| {
+                    api_rt.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let stopped = async {
+                            let _ = server_stopped.await;
+                        };
+                        match tls {
+                            Some(acceptor) => {
+                                api::tls::serve(listener, acceptor, app, stopped).await;
+                                Ok(())
+                            }
+                            None => {
+                                axum::serve(listener, app)
+                                    .with_graceful_shutdown(stopped)
+                                    .await
+                            }
+                        }
+                    })
+                });
+            let _ = served_tx.send(result);
+        })
+        .map_err(DaemonError::Serve)?;
 
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -980,6 +1417,8 @@ pub async fn run_with(
     // Startup: load the tip, recover, full pass; then READY.
     let first = tips.borrow_and_update().clone();
     rt.offer(first).await;
+    // Only at start: nothing else is writing findings yet.
+    rt.close_interrupted_findings().await;
     rt.recover_and_pass().await;
     rt.recovered.store(true, Ordering::SeqCst);
     notifier.send("READY=1\nSTATUS=serving");
@@ -995,6 +1434,8 @@ pub async fn run_with(
         rt.cfg.drift_check_interval,
     );
     drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges = tokio::time::interval(PENDING_CONFIRMS_EVERY);
+    gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -1016,6 +1457,10 @@ pub async fn run_with(
                 notifier.send("READY=1\nSTATUS=serving");
             }
             _ = drift.tick() => rt.drift_sweep(),
+            _ = gauges.tick() => {
+                let rt = rt.clone();
+                tokio::spawn(async move { rt.refresh_pending_confirms().await });
+            }
             _ = watchdog.tick() => {
                 notifier.send("WATCHDOG=1");
             }
@@ -1040,6 +1485,8 @@ pub async fn run_with(
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(DaemonError::Serve(e)),
-        Err(e) => Err(DaemonError::Serve(std::io::Error::other(e))),
+        Err(_) => Err(DaemonError::Serve(std::io::Error::other(
+            "the API thread stopped without an answer",
+        ))),
     }
 }

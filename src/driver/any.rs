@@ -1,8 +1,10 @@
 //! The driver a mixed fleet holds: one enum over every vendor driver, itself a [`Driver`], so
 //! the engine is written once against the trait and a new vendor adds a variant here.
 //!
-//! Owns: picking the driver for an appliance's transport. Must not add behaviour of its own.
+//! Owns: picking the driver for an appliance's transport, and timing each call for the
+//! observer of [`super::observe`]. Must not add behaviour of its own.
 
+use super::observe::timed;
 use super::secret::Env;
 use super::vyos::{Timeouts, VyosDriver};
 use super::{
@@ -36,22 +38,22 @@ impl AnyDriver {
 impl Driver for AnyDriver {
     async fn fetch(&mut self) -> Result<ConfigTree> {
         match self {
-            AnyDriver::Vyos(d) => d.fetch().await,
+            AnyDriver::Vyos(d) => timed("vyos", "fetch", d.fetch()).await,
         }
     }
     async fn info(&mut self) -> Result<DeviceInfo> {
         match self {
-            AnyDriver::Vyos(d) => d.info().await,
+            AnyDriver::Vyos(d) => timed("vyos", "info", d.info()).await,
         }
     }
     async fn apply(&mut self, plan: &[Command], options: &ApplyOptions) -> Result<ApplyOutcome> {
         match self {
-            AnyDriver::Vyos(d) => d.apply(plan, options).await,
+            AnyDriver::Vyos(d) => timed("vyos", "apply", d.apply(plan, options)).await,
         }
     }
     async fn confirm(&mut self) -> Result<ConfirmOutcome> {
         match self {
-            AnyDriver::Vyos(d) => d.confirm().await,
+            AnyDriver::Vyos(d) => timed("vyos", "confirm", d.confirm()).await,
         }
     }
     fn confirm_pending(&self) -> Option<tokio::time::Instant> {
@@ -61,27 +63,27 @@ impl Driver for AnyDriver {
     }
     async fn save(&mut self) -> Result<()> {
         match self {
-            AnyDriver::Vyos(d) => d.save().await,
+            AnyDriver::Vyos(d) => timed("vyos", "save", d.save()).await,
         }
     }
     async fn snapshot(&mut self, id: &str) -> Result<Snapshot> {
         match self {
-            AnyDriver::Vyos(d) => d.snapshot(id).await,
+            AnyDriver::Vyos(d) => timed("vyos", "snapshot", d.snapshot(id)).await,
         }
     }
     async fn restore(&mut self, snapshot: &Snapshot) -> Result<()> {
         match self {
-            AnyDriver::Vyos(d) => d.restore(snapshot).await,
+            AnyDriver::Vyos(d) => timed("vyos", "restore", d.restore(snapshot)).await,
         }
     }
     async fn probe(&mut self) -> Result<ProbeReport> {
         match self {
-            AnyDriver::Vyos(d) => d.probe().await,
+            AnyDriver::Vyos(d) => timed("vyos", "probe", d.probe()).await,
         }
     }
     async fn op(&mut self, words: &[String]) -> Result<OpOutput> {
         match self {
-            AnyDriver::Vyos(d) => d.op(words).await,
+            AnyDriver::Vyos(d) => timed("vyos", "op", d.op(words)).await,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod any;
 pub mod mode;
+pub mod observe;
 pub mod probe;
 pub mod secret;
 pub mod store;

@@ -51,7 +51,7 @@ pub use check::CheckReport;
 pub use query::{Cursor, Page, Query};
 pub use record::{
     ApplianceStatus, Breaker, Change, CommitMode, ErrorRecord, Intent, OpId, OpKind, OpState,
-    Operation, ProbeResult, SnapshotEntry, Step,
+    Operation, ProbeResult, SnapshotEntry, Step, VALIDATE_APPLIANCE,
 };
 pub use redact::{redact, sensitive};
 pub use retention::{Pruned, Retention};
@@ -118,6 +118,9 @@ pub struct Options {
     pub create: bool,
     /// The wall clock (tests pin it); `None`: the system clock.
     pub clock: Option<Arc<dyn Fn() -> Timestamp + Send + Sync>>,
+    /// Told, on the writer thread, how long each durable commit took (the daemon's
+    /// `journal_seconds` histogram). Must be quick: the next batch waits for it.
+    pub on_commit: Option<Arc<dyn Fn(std::time::Duration) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Options {
@@ -125,6 +128,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("create", &self.create)
             .field("clock", &self.clock.as_ref().map(|_| "custom"))
+            .field("on_commit", &self.on_commit.is_some())
             .finish()
     }
 }
@@ -272,6 +276,7 @@ impl Journal {
         };
         let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(Timestamp::now));
         let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let on_commit = options.on_commit;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
@@ -279,7 +284,7 @@ impl Journal {
                 let db = db.clone();
                 let clock = clock.clone();
                 let commits = commits.clone();
-                move || writer::run(db, rx, clock, last_id, commits)
+                move || writer::run(db, rx, clock, last_id, commits, on_commit)
             })
             .map_err(|e| JournalError::Open {
                 path: path.clone(),

@@ -141,16 +141,23 @@ pub enum OpKind {
     Probe,
     DriftCheck,
     Recover,
+    /// A commit checked by the daemon as a whole; a rejected one is journaled as `failed`
+    /// under the appliance name [`VALIDATE_APPLIANCE`] (it concerns the whole desired state).
+    Validate,
 }
 
+/// The appliance name a [`OpKind::Validate`] operation is journaled under.
+pub const VALIDATE_APPLIANCE: &str = "*";
+
 impl OpKind {
-    pub const ALL: [OpKind; 6] = [
+    pub const ALL: [OpKind; 7] = [
         OpKind::Apply,
         OpKind::Rollback,
         OpKind::Restore,
         OpKind::Probe,
         OpKind::DriftCheck,
         OpKind::Recover,
+        OpKind::Validate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -161,6 +168,7 @@ impl OpKind {
             OpKind::Probe => "probe",
             OpKind::DriftCheck => "drift_check",
             OpKind::Recover => "recover",
+            OpKind::Validate => "validate",
         }
     }
 
@@ -173,6 +181,7 @@ impl OpKind {
             OpKind::Probe => 3,
             OpKind::DriftCheck => 4,
             OpKind::Recover => 5,
+            OpKind::Validate => 6,
         }
     }
 }

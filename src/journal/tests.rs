@@ -30,6 +30,7 @@ fn open_at(path: &Path) -> (Journal, Clock) {
                 Timestamp::from_millisecond(c.load(Ordering::SeqCst))
                     .unwrap_or(Timestamp::UNIX_EPOCH)
             })),
+            ..Options::default()
         },
     )
     .unwrap();

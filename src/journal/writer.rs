@@ -92,6 +92,7 @@ pub(crate) fn run(
     clock: Clock,
     mut last_id: u128,
     commits: Arc<AtomicU64>,
+    on_commit: Option<Arc<dyn Fn(std::time::Duration) + Send + Sync>>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -102,10 +103,15 @@ pub(crate) fn run(
             }
         }
         let saved_last = last_id;
+        // tokio's clock outside a runtime is the monotonic system clock.
+        let started = tokio::time::Instant::now();
         let outcome = commit_batch(&db, &mut batch, clock(), &mut last_id);
         match outcome {
             Ok(()) => {
                 commits.fetch_add(1, Ordering::Relaxed);
+                if let Some(f) = &on_commit {
+                    f(started.elapsed());
+                }
             }
             Err(_) => last_id = saved_last,
         }

@@ -51,6 +51,10 @@ pub struct Appliance {
     /// Names of policies (files in `policies/`) whose resources this appliance also carries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Name>,
+    /// The daemon's onboarding: `hold` (default) waits for an operator's approval before a
+    /// first apply that would delete config already on the device; `auto` applies at once.
+    #[serde(default, skip_serializing_if = "crate::model::resources::is_default")]
+    pub adopt: Adopt,
     #[serde(flatten)]
     pub resources: Resources,
     #[serde(skip)]
@@ -209,6 +213,19 @@ impl Decode for Scheme {
     }
 }
 
+/// How the daemon's first apply to an appliance (nothing journaled for it yet) meets config
+/// already on the device inside the owned scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Adopt {
+    /// A first apply that would delete anything already on the device waits, its plan shown
+    /// in status, until an operator approves it (`vnfsync approve`).
+    #[default]
+    Hold,
+    /// Apply at once, pruning what the owned scopes do not declare.
+    Auto,
+}
+
 /// What vnfsync does when an owned scope differs from git although no commit changed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -343,6 +360,15 @@ pub struct FleetDefaults {
 pub struct FleetFile {
     #[serde(default)]
     pub defaults: FleetDefaults,
+}
+
+impl Decode for Adopt {
+    fn decode(d: &mut Decoder, node: &Node, path: &FieldPath) -> Option<Self> {
+        match d.choice(node, path, &["hold", "auto"])? {
+            "hold" => Some(Adopt::Hold),
+            _ => Some(Adopt::Auto),
+        }
+    }
 }
 
 impl Decode for DriftPolicy {
@@ -852,6 +878,7 @@ impl Appliance {
         };
         let existing_groups = f.or_default::<Vec<ExistingGroup>>(d, "existing_groups");
         let allow_broad_ownership = f.or_default::<bool>(d, "allow_broad_ownership");
+        let adopt = f.or_default::<Adopt>(d, "adopt");
         let resources = Resources::decode_fields(d, &mut f);
         f.finish(d);
         let mut labels = labels?;
@@ -870,6 +897,7 @@ impl Appliance {
             existing_groups: existing_groups?,
             allow_broad_ownership: allow_broad_ownership?,
             policies: policies?,
+            adopt: adopt?,
             resources: resources?,
             at,
             policy_refs,

@@ -18,8 +18,8 @@ pub mod values;
 use std::collections::BTreeMap;
 
 pub use appliance::{
-    Appliance, CommitSettings, Connection, DriftPolicy, FleetDefaults, FleetFile, HealthProbe,
-    OwnedScope, Policy, SavePolicy, Scheme, TlsPin, Transport,
+    Adopt, Appliance, CommitSettings, Connection, DriftPolicy, FleetDefaults, FleetFile,
+    HealthProbe, OwnedScope, Policy, SavePolicy, Scheme, TlsPin, Transport,
 };
 pub use decode::Diagnostic;
 pub use resources::{
@@ -231,6 +231,18 @@ mod tests {
         assert_eq!(a.commit, CommitSettings::default());
         assert_eq!(a.drift, DriftPolicy::Alert);
         assert!(a.owns.iter().all(|o| o.drift == DriftPolicy::Alert));
+    }
+
+    #[test]
+    fn adopt_holds_by_default_and_says_auto() {
+        assert_eq!(check("").expect("valid").appliances[0].adopt, Adopt::Hold);
+        let s = check("adopt: auto\n").expect("valid");
+        assert_eq!(s.appliances[0].adopt, Adopt::Auto);
+        assert!(
+            err("adopt: yes\n").contains("adopt"),
+            "{}",
+            err("adopt: yes\n")
+        );
     }
 
     #[test]
