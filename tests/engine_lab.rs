@@ -118,8 +118,13 @@ impl Lab {
     }
 
     fn loaded(&self, transport: &str, routes: &str, health: &str) -> Loaded {
+        self.loaded_owning(transport, "protocols static", routes, health)
+    }
+
+    /// `owns` is one entry of the list (`protocols static`, or `{path: …, drift: overwrite}`).
+    fn loaded_owning(&self, transport: &str, owns: &str, routes: &str, health: &str) -> Loaded {
         let yaml = format!(
-            "name: lab\ndictionary: vyos-1.4\nendpoint:\n{}owns:\n  - protocols static\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n{routes}",
+            "name: lab\ndictionary: vyos-1.4\nendpoint:\n{}owns:\n  - {owns}\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n{routes}",
             self.endpoint(transport)
         );
         let mut files = SourceFiles::default();
@@ -223,10 +228,16 @@ fn idempotent_reapply_makes_zero_device_writes() {
         let again = rt
             .block_on(engine::reconcile(&loaded, a, &ctx))
             .expect("again");
-        assert!(
-            matches!(again, Action::InSync { .. }),
-            "{transport}: {again:?}"
+        // The same operation id, and not one device write.
+        assert_eq!(
+            again,
+            Action::InSync {
+                last_op: Some(op),
+                drift: Vec::new()
+            },
+            "{transport}"
         );
+        assert_eq!(again.op(), Some(op), "{transport}");
         assert_eq!(lab.writes_since(mark), Vec::<String>::new(), "{transport}");
     }
 }
@@ -546,4 +557,157 @@ fn lockout_is_survived_and_rolled_back() {
             "{profile}: nothing unconfirmed saved: {saved}"
         );
     }
+}
+
+/// Change the device behind vnfsync's back (one plain commit over the driver).
+fn out_of_band(loaded: &Loaded, commands: &str) {
+    let a = &loaded.state.appliances[0];
+    let mut d = VyosDriver::new(a, &ProcessEnv, Timeouts::default()).expect("driver");
+    rt().block_on(d.apply(
+        &vnfsync::vyos::parse_commands(commands).expect("cmds"),
+        &ApplyOptions::default(),
+    ))
+    .expect("out of band");
+}
+
+const OOB_ROUTE: &str = "set protocols static route 10.77.0.0/16 next-hop 192.0.2.7\n";
+const ROUTES_2: &str = "  - {prefix: 10.20.0.0/16, next_hop: 192.0.2.253}\n  - {prefix: 10.30.0.0/16, next_hop: 192.0.2.253}\n";
+
+/// Drift is told apart from a new change (the planner gets what was last applied): drift in an
+/// `alert` scope is reported and left alone, with zero device writes; a new commit touching
+/// the scope is applied, and the journal says it overwrote the drift.
+#[test]
+fn drift_in_an_alert_scope_is_reported_and_left_alone() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let first = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first");
+    let Action::Completed { op } = first else {
+        panic!("{first:?}")
+    };
+    out_of_band(&loaded, OOB_ROUTE);
+    let mark = lab.log_len();
+    let again = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("again");
+    assert_eq!(
+        again,
+        Action::InSync {
+            last_op: None,
+            drift: vec!["protocols static".into()]
+        }
+    );
+    assert_eq!(lab.writes_since(mark), Vec::<String>::new());
+    assert!(lab.get("/active").contains("10.77.0.0/16"), "left alone");
+    // Left alone again on the next pass: the record of what git put there is kept.
+    let third = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("third");
+    assert!(
+        matches!(&third, Action::InSync { drift, .. } if drift.len() == 1),
+        "{third:?}"
+    );
+    // A new commit changing the scope is applied: git wins, and the journal says so.
+    let next = lab.loaded("ssh", ROUTES_2, PASSING);
+    let applied = rt
+        .block_on(engine::reconcile(&next, &next.state.appliances[0], &ctx))
+        .expect("new commit");
+    let Action::Completed { op: op2 } = applied else {
+        panic!("{applied:?}")
+    };
+    assert_ne!(op2, op);
+    let rec = ctx.journal.get(op2).wait().expect("get").expect("op");
+    assert!(
+        rec.request_summary
+            .as_deref()
+            .is_some_and(|s| s.contains("overwrites drift in protocols static")),
+        "{rec:?}"
+    );
+    let active = lab.get("/active");
+    assert!(
+        active.contains("10.30.0.0/16") && !active.contains("10.77.0.0/16"),
+        "{active}"
+    );
+}
+
+/// Drift in an `overwrite` scope is put back, as a new operation, also when the device was put
+/// back exactly on the base of an operation that completed (same plan, same base: the
+/// idempotency key alone would call it done).
+#[test]
+fn drift_in_an_overwrite_scope_is_put_back() {
+    let lab = Lab::start("1.4");
+    let owns = "{path: protocols static, drift: overwrite}";
+    let loaded = lab.loaded_owning("http", owns, ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let Action::Completed { op } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first")
+    else {
+        panic!("first")
+    };
+    out_of_band(&loaded, OOB_ROUTE);
+    let Action::Completed { op: op2 } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("extra")
+    else {
+        panic!("extra route put back")
+    };
+    assert_ne!(op2, op);
+    assert!(!lab.get("/active").contains("10.77.0.0/16"));
+    // Someone deletes the route: the device is on the first operation's base again.
+    out_of_band(&loaded, "delete protocols static route 10.20.0.0/16\n");
+    let out = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("deleted");
+    let Action::Completed { op: op3 } = out else {
+        panic!("{out:?}")
+    };
+    assert!(op3 != op && op3 != op2);
+    assert!(has_route(&lab.get("/active")));
+    // And in sync now, answering the last operation.
+    let done = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("done");
+    assert_eq!(done.op(), Some(op3), "{done:?}");
+}
+
+/// An operator's return to a snapshot is not drift: the next pass does not undo it.
+#[test]
+fn an_operator_rollback_is_not_undone_as_drift() {
+    let lab = Lab::start("1.4");
+    let owns = "{path: protocols static, drift: overwrite}";
+    let loaded = lab.loaded_owning("ssh", owns, ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let Action::Completed { op } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first")
+    else {
+        panic!("first")
+    };
+    let snap = ctx
+        .journal
+        .get(op)
+        .wait()
+        .expect("get")
+        .and_then(|o| o.snapshot_id)
+        .expect("snapshot");
+    let back = rt
+        .block_on(engine::restore_snapshot(a, &snap, &ctx))
+        .expect("restore");
+    assert!(matches!(back, Action::Completed { .. }), "{back:?}");
+    assert!(!has_route(&lab.get("/active")));
+    let mark = lab.log_len();
+    let next = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("next");
+    assert_eq!(next, Action::AlreadyDone { op }, "{next:?}");
+    assert_eq!(lab.writes_since(mark), Vec::<String>::new());
 }
