@@ -9,48 +9,14 @@ use std::process::Command;
 use serde_json::Value;
 use vnfsync::journal::{Journal, Options};
 
+#[path = "support/desired.rs"]
+mod desired;
 #[path = "support/lab_process.rs"]
 mod lab_process;
 use lab_process::start_lab;
 
 fn write_state(dir: &std::path::Path, info: &Value, profile: &str, transport: &str) {
-    let secrets = dir.join("secrets");
-    std::fs::create_dir_all(&secrets).expect("mkdir");
-    for key in ["password", "api_key"] {
-        std::fs::write(secrets.join(key), info[key].as_str().expect("secret")).expect("write");
-    }
-    let addr = |k: &str| {
-        let a = info[k]
-            .as_str()
-            .expect("addr")
-            .trim_start_matches("http://");
-        let (h, p) = a.rsplit_once(':').expect("host:port");
-        (h.to_string(), p.to_string())
-    };
-    let endpoint = if transport == "ssh" {
-        let (h, p) = addr("ssh");
-        format!(
-            "  transport: ssh\n  host: {h}\n  port: {p}\n  user: {}\n  password: file:{}/password\n  host_key: {}\n",
-            info["user"].as_str().expect("user"),
-            secrets.display(),
-            info["host_key_fingerprint"].as_str().expect("fp")
-        )
-    } else {
-        let (h, p) = addr("api");
-        format!(
-            "  transport: vyos-http\n  scheme: http\n  host: {h}\n  port: {p}\n  api_key: file:{}/api_key\n",
-            secrets.display()
-        )
-    };
-    let desired = dir.join("desired/appliances");
-    std::fs::create_dir_all(&desired).expect("mkdir");
-    std::fs::write(
-        desired.join("lab.yaml"),
-        format!(
-            "name: lab\ndictionary: vyos-{profile}\nendpoint:\n{endpoint}owns:\n  - protocols static\ncommit:\n  confirm_window: 5m\nhealth:\n  - {{kind: login}}\nroutes:\n  - {{prefix: 10.20.0.0/16, next_hop: 192.0.2.253}}\n"
-        ),
-    )
-    .expect("write");
+    desired::write_desired(dir, info, profile, transport, "5m", "  - {kind: login}\n");
 }
 
 fn apply(dir: &std::path::Path, failpoint: Option<&str>) -> (i32, String) {
