@@ -218,3 +218,20 @@ pub fn assert_no_secret(info: &Value, journal: &Path, texts: &[&str]) {
         );
     }
 }
+
+/// Change the lab appliance out of band, as an operator on its console would (the control
+/// endpoint's `exec`, one commit).
+pub fn out_of_band(info: &Value, lines: &str) {
+    let url = format!("{}/exec", info["control"].as_str().expect("control"));
+    let script = format!(
+        "source /opt/vyatta/etc/functions/script-template\nconfigure\n{lines}\ncommit\nexit\n"
+    );
+    let r = reqwest::blocking::Client::new()
+        .post(&url)
+        .body(serde_json::json!({"command": "vbash -s", "stdin": script}).to_string())
+        .header("content-type", "application/json")
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    assert!(!r.contains("\"error\""), "{r}");
+}
