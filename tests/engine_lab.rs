@@ -5,182 +5,19 @@
 // The lab is a separate process with its own clock: deadlines here are wall-clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use vnfsync::driver::secret::ProcessEnv;
-use vnfsync::driver::store::SnapshotStore;
 use vnfsync::driver::vyos::{Timeouts, VyosDriver};
 use vnfsync::driver::{ApplyOptions, Driver};
-use vnfsync::engine::{self, Action, Context, Policy};
-use vnfsync::journal::{Change, CommitMode, Intent, Journal, OpKind, OpState, Options};
+use vnfsync::engine::{self, Action, Context};
+use vnfsync::journal::{Change, CommitMode, Intent, OpKind, OpState};
 use vnfsync::render::{self, Loaded};
 use vnfsync::source::SourceFiles;
 
-#[path = "support/lab_process.rs"]
-mod lab_process;
-use lab_process::{Killed, start_lab};
-
-struct Lab {
-    _process: Killed,
-    info: Value,
-    dir: tempfile::TempDir,
-    profile: String,
-}
-
-impl Lab {
-    fn start(profile: &str) -> Lab {
-        let (process, info) = start_lab(profile, &[]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        for key in ["password", "api_key"] {
-            std::fs::write(dir.path().join(key), info[key].as_str().expect("secret"))
-                .expect("write");
-        }
-        Lab {
-            _process: process,
-            info,
-            dir,
-            profile: profile.to_string(),
-        }
-    }
-
-    fn addr(&self, key: &str) -> (String, u16) {
-        let a = self.info[key]
-            .as_str()
-            .expect("address")
-            .trim_start_matches("http://");
-        let (host, port) = a.rsplit_once(':').expect("host:port");
-        (host.to_string(), port.parse().expect("port"))
-    }
-
-    fn endpoint(&self, transport: &str) -> String {
-        let secrets = self.dir.path().display();
-        if transport == "ssh" {
-            let (host, port) = self.addr("ssh");
-            format!(
-                "  transport: ssh\n  host: {host}\n  port: {port}\n  user: {}\n  password: file:{secrets}/password\n  host_key: {}\n",
-                self.info["user"].as_str().expect("user"),
-                self.info["host_key_fingerprint"].as_str().expect("fp"),
-            )
-        } else {
-            let (host, port) = self.addr("api");
-            format!(
-                "  transport: vyos-http\n  scheme: http\n  host: {host}\n  port: {port}\n  api_key: file:{secrets}/api_key\n"
-            )
-        }
-    }
-
-    fn get(&self, path: &str) -> String {
-        let url = format!("{}{path}", self.info["control"].as_str().expect("control"));
-        reqwest::blocking::get(&url)
-            .and_then(|r| r.text())
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-    }
-
-    fn log_len(&self) -> u64 {
-        let log: Value = serde_json::from_str(&self.get("/log")).expect("log json");
-        log.as_array()
-            .and_then(|a| a.last())
-            .and_then(|e| e["seq"].as_u64())
-            .unwrap_or(0)
-    }
-
-    /// Commands after `since` that write.
-    fn writes_since(&self, since: u64) -> Vec<String> {
-        let log: Value =
-            serde_json::from_str(&self.get(&format!("/log?since={since}"))).expect("log json");
-        log.as_array()
-            .expect("list")
-            .iter()
-            .filter_map(|e| e["command"].as_str())
-            .filter(|c| {
-                let c = c.trim_start();
-                [
-                    "set ",
-                    "delete ",
-                    "comment ",
-                    "commit",
-                    "save",
-                    "load",
-                    "merge",
-                    "confirm",
-                    "configure ",
-                    "config-file ",
-                ]
-                .iter()
-                .any(|w| c.starts_with(w))
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn summary(&self) -> Value {
-        serde_json::from_str(&self.get("")).expect("summary")
-    }
-
-    fn loaded(&self, transport: &str, routes: &str, health: &str) -> Loaded {
-        self.loaded_owning(transport, "protocols static", routes, health)
-    }
-
-    /// `owns` is one entry of the list (`protocols static`, or `{path: …, drift: overwrite}`).
-    fn loaded_owning(&self, transport: &str, owns: &str, routes: &str, health: &str) -> Loaded {
-        let yaml = format!(
-            "name: lab\ndictionary: vyos-{}\nendpoint:\n{}owns:\n  - {owns}\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n{routes}",
-            self.profile,
-            self.endpoint(transport)
-        );
-        let mut files = SourceFiles::default();
-        files
-            .files
-            .insert("appliances/lab.yaml".into(), yaml.into_bytes());
-        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{e:#?}"));
-        loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
-        loaded
-    }
-
-    fn context(&self) -> Context {
-        let journal = Journal::open(
-            self.dir.path().join("state/journal.redb"),
-            Options {
-                create: true,
-                ..Options::default()
-            },
-        )
-        .expect("journal");
-        Context::new(
-            journal,
-            SnapshotStore::new(self.dir.path().join("state/rollback")),
-            Arc::new(ProcessEnv),
-            Timeouts {
-                connect: Duration::from_secs(5),
-                command: Duration::from_secs(10),
-            },
-            Policy {
-                retry_delays: vec![Duration::from_millis(100)],
-                revert_grace: Duration::from_secs(5),
-                probe_timeout: Duration::from_secs(5),
-                ..Policy::default()
-            },
-        )
-    }
-}
-
-const ROUTES: &str = "  - {prefix: 10.20.0.0/16, next_hop: 192.0.2.253}\n";
-const PASSING: &str = "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
-const FAILING: &str =
-    "  - {kind: login}\n  - {kind: command, run: show version, expect: 'NOT-THIS-ROUTER'}\n";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn has_route(active: &str) -> bool {
-    active.contains("10.20.0.0/16")
-}
+#[path = "support/engine_env.rs"]
+mod engine_env;
+use engine_env::{FAILING, Lab, PASSING, ROUTES, has_route, rt, start_lab};
 
 #[test]
 fn reconcile_is_send() {
@@ -782,4 +619,79 @@ fn an_operator_rollback_is_not_undone_as_drift() {
         .expect("next");
     assert_eq!(next, Action::AlreadyDone { op }, "{next:?}");
     assert_eq!(lab.writes_since(mark), Vec::<String>::new());
+}
+
+/// A partial commit (the lab fails the `protocols static` part of the next commit and commits
+/// the rest): the journal says which owned scope landed and which did not, no confirm timer is
+/// left armed, and the next pass finishes the job.
+#[test]
+fn a_partial_commit_is_recorded_and_the_next_pass_finishes() {
+    for transport in ["ssh", "http"] {
+        let lab = Lab::start("1.4");
+        let owns = "protocols static\n  - system login banner";
+        let routes = format!(
+            "{ROUTES}raw:\n  - \"set system login banner pre-login 'authorised use only'\"\n"
+        );
+        let loaded = lab.loaded_owning(transport, owns, &routes, PASSING);
+        let ctx = lab.context();
+        let a = &loaded.state.appliances[0];
+        let rt = rt();
+        lab.post("/faults", r#"{"fail_next_commit_of": "protocols static"}"#);
+        let out = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+        assert!(
+            matches!(out, Action::Requeue { .. }),
+            "{transport}: {out:?}"
+        );
+        let active = lab.get("/active");
+        assert!(
+            active.contains("authorised use only"),
+            "{transport}: {active}"
+        );
+        assert!(!has_route(&active), "{transport}: {active}");
+        let summary = lab.summary();
+        assert!(
+            summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
+            "{transport}: no timer left to reboot the box: {summary}"
+        );
+        let ops = ctx
+            .journal
+            .query(vnfsync::journal::Query {
+                appliance: Some("lab".into()),
+                ..Default::default()
+            })
+            .wait()
+            .expect("ops")
+            .ops;
+        let partial = &ops[0];
+        assert_eq!(partial.state, OpState::Failed, "{transport}: {partial:#?}");
+        let said = partial.response_summary.clone().unwrap_or_default();
+        assert!(
+            said.contains("landed: system login banner")
+                && said.contains("not landed: protocols static"),
+            "{transport}: {said}"
+        );
+        // The next pass plans from what is on the device and finishes.
+        let next = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .expect("next");
+        assert!(
+            matches!(next, Action::Completed { .. }),
+            "{transport}: {next:?}"
+        );
+        let rec = ctx
+            .journal
+            .get(next.op().expect("op"))
+            .wait()
+            .expect("get")
+            .expect("op");
+        assert_eq!(
+            rec.planned.len(),
+            1,
+            "{transport}: only the route is left: {:?}",
+            rec.planned
+        );
+        assert!(has_route(&lab.get("/active")));
+    }
 }

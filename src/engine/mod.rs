@@ -701,16 +701,79 @@ async fn write(
             .await?);
         }
         Err(e) => {
-            let mut c = Change::to(OpState::Failed).error(ErrorRecord::from_driver(&e));
             let partial = matches!(&e, DriverError::CommitFailed { partial: true, .. });
-            if let DriverError::CommitFailed {
-                running: Some(now), ..
-            } = &e
-            {
-                c = c.response(format!(
-                    "partial commit: owned scopes now hash {}",
-                    tree_hash(now, &scopes)
-                ));
+            let landed = match &e {
+                DriverError::CommitFailed {
+                    running: Some(now), ..
+                } => Some((landed(intended, p, now), now.clone())),
+                _ => None,
+            };
+            if partial && !matches!(mode.reverter, Reverter::None) {
+                // What landed is a change like any other, under the armed timer (or waiting for
+                // the daemon's verdict): health-gated now, so no timer reboots the box later.
+                let mut c = Change::to(OpState::AwaitingConfirm)
+                    .step("partial commit: the part that landed is probed before it is kept");
+                if let Some(d) = deadline {
+                    c = c.confirm_deadline(d);
+                }
+                if let Some((text, _)) = &landed {
+                    c = c.response(text.clone());
+                }
+                j.change(op.id, c).await?;
+                let report = probes(appliance, ctx).await;
+                record_probes(ctx, op.id, &report).await?;
+                if !report.passed() {
+                    let failing = report
+                        .first_failure()
+                        .map(|p| format!("probe `{}` failed: {}", p.name, p.output))
+                        .unwrap_or_default();
+                    return Ok(roll_back(
+                        ctx,
+                        driver,
+                        op.id,
+                        &op.commit,
+                        &p.base_hash,
+                        &scopes,
+                        mode,
+                        &snap,
+                        &failing,
+                    )
+                    .await?);
+                }
+                if matches!(mode.reverter, Reverter::Device { .. })
+                    && let Err(err) = driver.confirm().await
+                {
+                    return Ok(Action::Requeue {
+                        after: Duration::from_secs(1),
+                        reason: format!("confirm after a partial commit: {err}"),
+                    });
+                }
+                if mode.save_after_confirm
+                    && let Err(err) = driver.save().await
+                {
+                    j.change(op.id, Change::note(format!("save failed: {err}")))
+                        .await?;
+                }
+                // The scopes that landed count as applied (the next pass sees no drift there).
+                if let Some((_, now)) = &landed {
+                    let done: ScopeHashes = intended
+                        .scopes
+                        .iter()
+                        .filter(|s| {
+                            tree_hash(
+                                now,
+                                std::slice::from_ref(&crate::vyos::Path::parse(&s.path)),
+                            ) == s.hash
+                        })
+                        .map(|s| (s.path.clone(), s.hash.clone()))
+                        .collect();
+                    j.update_status(name.clone(), move |s| s.scope_hashes.extend(done))
+                        .await?;
+                }
+            }
+            let mut c = Change::to(OpState::Failed).error(ErrorRecord::from_driver(&e));
+            if let Some((text, _)) = landed {
+                c = c.response(text);
             }
             j.change(op.id, c.step("apply failed")).await?;
             let park = !e.retryable() && !partial;
@@ -764,16 +827,7 @@ pub(crate) async fn gate(
     let name = appliance.name.to_string();
     let j = &ctx.journal;
     let report = probes(appliance, ctx).await;
-    let mut c = Change::note("health probes");
-    for p in &report.probes {
-        c = c.probe(ProbeResult {
-            name: p.name.clone(),
-            passed: p.ok,
-            detail: format!("{} ms: {}", p.latency.as_millis(), p.output),
-            at: Timestamp::now(),
-        });
-    }
-    j.change(id, c).await?;
+    record_probes(ctx, id, &report).await?;
     failpoint("reconcile.after_probes");
     if report.passed() {
         if matches!(mode.reverter, Reverter::Device { .. }) {
@@ -844,6 +898,52 @@ pub(crate) async fn gate(
         ctx, driver, id, commit, base_hash, scopes, mode, snap, &failing,
     )
     .await
+}
+
+/// Journal every probe's name, result, latency and output.
+async fn record_probes(ctx: &Context, id: OpId, report: &HealthReport) -> Result<(), EngineError> {
+    let mut c = Change::note("health probes");
+    for p in &report.probes {
+        c = c.probe(ProbeResult {
+            name: p.name.clone(),
+            passed: p.ok,
+            detail: format!("{} ms: {}", p.latency.as_millis(), p.output),
+            at: Timestamp::now(),
+        });
+    }
+    ctx.journal.change(id, c).await?;
+    Ok(())
+}
+
+/// After a partial commit: which owned scopes with planned changes landed (now hold the
+/// target) and which did not, and the owned scopes' hash now.
+fn landed(intended: &Intended, p: &Plan, now: &ConfigTree) -> String {
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for s in &intended.scopes {
+        let path = crate::vyos::Path::parse(&s.path);
+        if !p.commands.iter().any(|c| c.path.starts_with(path.words())) {
+            continue;
+        }
+        if tree_hash(now, std::slice::from_ref(&path)) == s.hash {
+            yes.push(s.path.as_str());
+        } else {
+            no.push(s.path.as_str());
+        }
+    }
+    format!(
+        "partial commit: landed: {}; not landed: {}; owned scopes now hash {}",
+        if yes.is_empty() {
+            "nothing".into()
+        } else {
+            yes.join(", ")
+        },
+        if no.is_empty() {
+            "nothing".into()
+        } else {
+            no.join(", ")
+        },
+        tree_hash(now, &intended.scope_paths())
+    )
 }
 
 async fn probes(appliance: &Appliance, ctx: &Context) -> HealthReport {
