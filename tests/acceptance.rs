@@ -220,7 +220,7 @@ fn ids(ops: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// 1. *Upload dictionary*: dictionaries live in the repository; `vnfsync check` validates them
+/// Charter test 1, *Upload dictionary*: dictionaries live in the repository; `vnfsync check` validates them
 /// (a broken one is refused with its file:line) and `GET /v1/dictionaries` lists them with
 /// version and hash.
 #[test]
@@ -294,7 +294,7 @@ fn acceptance_1_upload_dictionary() {
     );
 }
 
-/// 2. *Create firewall rule, idempotent*: a commit adds the rule; a second apply of the same
+/// Charter test 2, *Create firewall rule, idempotent*: a commit adds the rule; a second apply of the same
 /// commit returns the same operation id and makes no device write (the lab's command log).
 #[test]
 fn acceptance_2_create_firewall_rule_idempotent() {
@@ -347,7 +347,7 @@ fn acceptance_2_create_firewall_rule_idempotent() {
     }
 }
 
-/// 3. *Test connectivity*: `vnfsync probe APPLIANCE` and `POST /v1/appliances/{name}/probe`
+/// Charter test 3, *Test connectivity*: `vnfsync probe APPLIANCE` and `POST /v1/appliances/{name}/probe`
 /// return `reachable`, `latency_ms` and `last_contact`.
 #[test]
 fn acceptance_3_test_connectivity() {
@@ -408,7 +408,7 @@ fn acceptance_3_test_connectivity() {
     }
 }
 
-/// 4. *Reconcile network*: `vnfsync diff` returns per appliance `missing`, `extra`,
+/// Charter test 4, *Reconcile network*: `vnfsync diff` returns per appliance `missing`, `extra`,
 /// `mismatched` and the exact commands, and writes nothing.
 #[test]
 fn acceptance_4_reconcile_network() {
@@ -485,7 +485,7 @@ fn acceptance_4_reconcile_network() {
     }
 }
 
-/// 5. *List operations*: `vnfsync ops --appliance X --state completed --since T` and
+/// Charter test 5, *List operations*: `vnfsync ops --appliance X --state completed --since T` and
 /// `GET /v1/operations` with the same filters.
 #[test]
 fn acceptance_5_list_operations() {

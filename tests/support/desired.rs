@@ -48,6 +48,7 @@ pub fn endpoint(info: &Value, secrets: &Path, transport: &str) -> String {
 
 /// An appliance file `lab` for the lab appliance: `owns` lines (each `  - …\n`), the confirm
 /// window, the `health:` list and the resources after it.
+#[allow(clippy::too_many_arguments)]
 pub fn appliance(
     info: &Value,
     secrets: &Path,
