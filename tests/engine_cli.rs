@@ -103,3 +103,54 @@ fn snapshots_rollback_and_resume() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("resumed"), "{out}");
 }
+
+/// The secrets canary: with debug logs in text and in JSON, over SSH and the HTTP API, through
+/// a converging apply, a rolled-back one, a probe, the snapshot list and an operator's
+/// rollback, the lab's password and API key appear in no log line, no output and no byte of
+/// the journal.
+#[test]
+fn secrets_canary_over_logs_output_and_journal() {
+    for transport in ["ssh", "http"] {
+        for format in ["text", "json"] {
+            let ctx = format!("{transport}/{format}");
+            let (_lab, info) = start_lab("1.4", &[]);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let env = [("VNFSYNC_LOG", "debug"), ("VNFSYNC_LOG_FORMAT", format)];
+            let run = |args: &[&str]| {
+                let repo = dir.path().join("desired").display().to_string();
+                let state = dir.path().join("state").display().to_string();
+                let mut all = args.to_vec();
+                all.extend(["--repo", &repo, "--path", ".", "--state-dir", &state]);
+                desired::vnfsync_env(&all, &env)
+            };
+            let mut seen = Vec::new();
+            state(dir.path(), &info, transport, PASSING);
+            let r = run(&["apply", "--yes"]);
+            assert_eq!(r.code, 0, "{ctx}: {}\n{}", r.stdout, r.stderr);
+            assert!(!r.stderr.is_empty(), "{ctx}: debug logs were written");
+            if format == "json" {
+                for line in r.stderr.lines().filter(|l| l.starts_with('{')) {
+                    serde_json::from_str::<Value>(line)
+                        .unwrap_or_else(|e| panic!("{ctx}: not a JSON log line: {e}: {line}"));
+                }
+            }
+            seen.push(r);
+            seen.push(run(&["probe", "lab"]));
+            seen.push(run(&["snapshots", "lab"]));
+            // A change (another route) whose probe fails.
+            state(dir.path(), &info, transport, FAILING);
+            let file = dir.path().join("desired/appliances/lab.yaml");
+            let text = std::fs::read_to_string(&file).expect("read");
+            std::fs::write(&file, text.replace("10.20.0.0/16", "10.21.0.0/16")).expect("write");
+            let r = run(&["apply", "--yes"]);
+            assert_eq!(r.code, 3, "{ctx}: {}\n{}", r.stdout, r.stderr);
+            seen.push(r);
+            seen.push(run(&["rollback", "lab"]));
+            let texts: Vec<&str> = seen
+                .iter()
+                .flat_map(|r| [r.stdout.as_str(), r.stderr.as_str()])
+                .collect();
+            canary(&info, dir.path(), &texts);
+        }
+    }
+}
