@@ -695,3 +695,33 @@ fn a_partial_commit_is_recorded_and_the_next_pass_finishes() {
         assert!(has_route(&lab.get("/active")));
     }
 }
+
+/// A probe's own `timeout` bounds it (here 300ms, under the engine's 5 s default): a probe
+/// whose command never answers fails in time, named, and the change is rolled back.
+#[test]
+fn a_probe_times_out_by_its_own_timeout() {
+    let lab = Lab::start("1.4");
+    let health = "  - {kind: login, timeout: 5s}\n  - {kind: command, run: show host name, expect: 'vyos', timeout: 300ms}\n";
+    let loaded = lab.loaded("ssh", ROUTES, health);
+    let ctx = lab.context();
+    assert_eq!(ctx.policy.probe_timeout, Duration::from_secs(5));
+    let a = &loaded.state.appliances[0];
+    lab.post("/faults", r#"{"hang_on": "run show host name"}"#);
+    let out = rt()
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("reconcile");
+    let Action::RolledBack { op, cause } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        cause.contains("command show host name") && cause.contains("timed out after 300ms"),
+        "{cause}"
+    );
+    let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+    assert!(
+        rec.probes.iter().any(|p| p.name == "login" && p.passed),
+        "{:?}",
+        rec.probes
+    );
+    assert!(!has_route(&lab.get("/active")));
+}
