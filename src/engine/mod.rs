@@ -576,9 +576,18 @@ async fn note_in_sync(
     appliance: &str,
     hashes: ScopeHashes,
 ) -> Result<(), EngineError> {
-    note_contact(ctx, appliance, None).await?;
+    ctx.failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(appliance);
+    // One durable write: a no-op pass costs one commit of the journal.
     ctx.journal
-        .update_status(appliance.to_owned(), move |s| s.scope_hashes = hashes)
+        .update_status(appliance.to_owned(), move |s| {
+            s.last_contact = Some(Timestamp::now());
+            s.reachable = true;
+            s.breaker = Breaker::Closed;
+            s.scope_hashes = hashes;
+        })
         .await?;
     Ok(())
 }
