@@ -132,8 +132,7 @@ fn context(dir: &std::path::Path, running: &Running) -> Context {
     )
 }
 
-const PROBES: &str =
-    "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
+const PROBES: &str = "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
 
 fn noop(c: &mut Criterion, rt: &Runtime) {
     let lab = rt
@@ -154,9 +153,7 @@ fn noop(c: &mut Criterion, rt: &Runtime) {
         let ctx = context(dir.path(), running);
         let l = loaded(transport, running, "1.4", 200, "a", "");
         let a = l.state.appliances[0].clone();
-        let first = rt
-            .block_on(engine::reconcile(&l, &a, &ctx))
-            .expect("seed");
+        let first = rt.block_on(engine::reconcile(&l, &a, &ctx)).expect("seed");
         assert!(matches!(first, Action::Completed { .. }), "{first:?}");
         let (mut runs, mut in_sync) = (0u64, 0u64);
         group.bench_function(format!("noop_reconcile_200_rules/{transport}"), |b| {
@@ -179,8 +176,8 @@ fn noop(c: &mut Criterion, rt: &Runtime) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let mut d = AnyDriver::new(&a, ctx.env.as_ref(), ctx.timeouts)
-                            .expect("driver");
+                        let mut d =
+                            AnyDriver::new(&a, ctx.env.as_ref(), ctx.timeouts).expect("driver");
                         d.info().await.expect("info");
                         d.fetch().await.expect("fetch");
                     }
