@@ -739,7 +739,7 @@ fn health_probes_over_fresh_connections() {
     let a = lab.appliance("http", "password", None);
     let report = rt.block_on(run_probes(
         &a,
-        &[model::HealthProbe::Login],
+        &[model::HealthProbe::Login { timeout: None }],
         &ProcessEnv,
         Timeouts {
             connect: Duration::from_secs(2),
@@ -757,18 +757,21 @@ fn health_probes_over_fresh_connections() {
 fn probes_yaml(lab: &Lab, transport: &str) -> Vec<model::HealthProbe> {
     let (_, port) = lab.addr(if transport == "ssh" { "ssh" } else { "api" });
     vec![
-        model::HealthProbe::Login,
+        model::HealthProbe::Login { timeout: None },
         model::HealthProbe::Tcp {
             port: model::values::Port(port),
             host: None,
+            timeout: None,
         },
         model::HealthProbe::HttpGet {
             url: lab.control(),
             expect_status: 200,
+            timeout: None,
         },
         model::HealthProbe::Command {
             run: "show version".parse().expect("text"),
             expect: "VyOS 1\\.5".into(),
+            timeout: None,
         },
     ]
 }

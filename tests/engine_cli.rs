@@ -4,91 +4,25 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use std::process::Command;
-
 use serde_json::Value;
 
+#[path = "support/desired.rs"]
+mod desired;
 #[path = "support/lab_process.rs"]
 mod lab_process;
 use lab_process::start_lab;
 
 fn state(dir: &std::path::Path, info: &Value, transport: &str, health: &str) {
-    let secrets = dir.join("secrets");
-    std::fs::create_dir_all(&secrets).expect("mkdir");
-    for key in ["password", "api_key"] {
-        std::fs::write(secrets.join(key), info[key].as_str().expect("secret")).expect("write");
-    }
-    let addr = |k: &str| {
-        let a = info[k]
-            .as_str()
-            .expect("addr")
-            .trim_start_matches("http://");
-        let (h, p) = a.rsplit_once(':').expect("host:port");
-        (h.to_string(), p.to_string())
-    };
-    let endpoint = if transport == "ssh" {
-        let (h, p) = addr("ssh");
-        format!(
-            "  transport: ssh\n  host: {h}\n  port: {p}\n  user: {}\n  password: file:{}/password\n  host_key: {}\n",
-            info["user"].as_str().expect("user"),
-            secrets.display(),
-            info["host_key_fingerprint"].as_str().expect("fp")
-        )
-    } else {
-        let (h, p) = addr("api");
-        format!(
-            "  transport: vyos-http\n  scheme: http\n  host: {h}\n  port: {p}\n  api_key: file:{}/api_key\n",
-            secrets.display()
-        )
-    };
-    let desired = dir.join("desired/appliances");
-    std::fs::create_dir_all(&desired).expect("mkdir");
-    std::fs::write(
-        desired.join("lab.yaml"),
-        format!(
-            "name: lab\ndictionary: vyos-1.4\nendpoint:\n{endpoint}owns:\n  - protocols static\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n  - {{prefix: 10.20.0.0/16, next_hop: 192.0.2.253}}\n"
-        ),
-    )
-    .expect("write");
+    desired::write_desired(dir, info, "1.4", transport, "1m", health);
 }
 
 fn vnfsync(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
-        .args(args)
-        .args([
-            "--repo",
-            &dir.join("desired").display().to_string(),
-            "--path",
-            ".",
-            "--state-dir",
-            &dir.join("state").display().to_string(),
-        ])
-        .output()
-        .expect("run vnfsync");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = desired::vnfsync_in(dir, args);
+    (r.code, r.stdout, r.stderr)
 }
 
 fn canary(info: &Value, dir: &std::path::Path, texts: &[&str]) {
-    let secrets = [
-        info["password"].as_str().expect("pw"),
-        info["api_key"].as_str().expect("key"),
-    ];
-    for t in texts {
-        for s in secrets {
-            assert!(!t.contains(s), "a secret leaked into output: {t}");
-        }
-    }
-    let journal = std::fs::read(dir.join("state/journal.redb")).expect("journal");
-    for s in secrets {
-        assert!(
-            !journal.windows(s.len()).any(|w| w == s.as_bytes()),
-            "a secret is in the journal file"
-        );
-    }
+    desired::assert_no_secret(info, &dir.join("state/journal.redb"), texts);
 }
 
 const PASSING: &str = "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
@@ -168,4 +102,55 @@ fn snapshots_rollback_and_resume() {
     let (code, out, err) = vnfsync(dir.path(), &["resume", "lab"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("resumed"), "{out}");
+}
+
+/// The secrets canary: with debug logs in text and in JSON, over SSH and the HTTP API, through
+/// a converging apply, a rolled-back one, a probe, the snapshot list and an operator's
+/// rollback, the lab's password and API key appear in no log line, no output and no byte of
+/// the journal.
+#[test]
+fn secrets_canary_over_logs_output_and_journal() {
+    for transport in ["ssh", "http"] {
+        for format in ["text", "json"] {
+            let ctx = format!("{transport}/{format}");
+            let (_lab, info) = start_lab("1.4", &[]);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let env = [("VNFSYNC_LOG", "debug"), ("VNFSYNC_LOG_FORMAT", format)];
+            let run = |args: &[&str]| {
+                let repo = dir.path().join("desired").display().to_string();
+                let state = dir.path().join("state").display().to_string();
+                let mut all = args.to_vec();
+                all.extend(["--repo", &repo, "--path", ".", "--state-dir", &state]);
+                desired::vnfsync_env(&all, &env)
+            };
+            let mut seen = Vec::new();
+            state(dir.path(), &info, transport, PASSING);
+            let r = run(&["apply", "--yes"]);
+            assert_eq!(r.code, 0, "{ctx}: {}\n{}", r.stdout, r.stderr);
+            assert!(!r.stderr.is_empty(), "{ctx}: debug logs were written");
+            if format == "json" {
+                for line in r.stderr.lines().filter(|l| l.starts_with('{')) {
+                    serde_json::from_str::<Value>(line)
+                        .unwrap_or_else(|e| panic!("{ctx}: not a JSON log line: {e}: {line}"));
+                }
+            }
+            seen.push(r);
+            seen.push(run(&["probe", "lab"]));
+            seen.push(run(&["snapshots", "lab"]));
+            // A change (another route) whose probe fails.
+            state(dir.path(), &info, transport, FAILING);
+            let file = dir.path().join("desired/appliances/lab.yaml");
+            let text = std::fs::read_to_string(&file).expect("read");
+            std::fs::write(&file, text.replace("10.20.0.0/16", "10.21.0.0/16")).expect("write");
+            let r = run(&["apply", "--yes"]);
+            assert_eq!(r.code, 3, "{ctx}: {}\n{}", r.stdout, r.stderr);
+            seen.push(r);
+            seen.push(run(&["rollback", "lab"]));
+            let texts: Vec<&str> = seen
+                .iter()
+                .flat_map(|r| [r.stdout.as_str(), r.stderr.as_str()])
+                .collect();
+            canary(&info, dir.path(), &texts);
+        }
+    }
 }

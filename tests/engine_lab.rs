@@ -5,174 +5,19 @@
 // The lab is a separate process with its own clock: deadlines here are wall-clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use vnfsync::driver::secret::ProcessEnv;
-use vnfsync::driver::store::SnapshotStore;
 use vnfsync::driver::vyos::{Timeouts, VyosDriver};
 use vnfsync::driver::{ApplyOptions, Driver};
-use vnfsync::engine::{self, Action, Context, Policy};
-use vnfsync::journal::{Change, CommitMode, Intent, Journal, OpKind, OpState, Options};
+use vnfsync::engine::{self, Action, Context};
+use vnfsync::journal::{Change, CommitMode, Intent, OpKind, OpState};
 use vnfsync::render::{self, Loaded};
 use vnfsync::source::SourceFiles;
 
-#[path = "support/lab_process.rs"]
-mod lab_process;
-use lab_process::{Killed, start_lab};
-
-struct Lab {
-    _process: Killed,
-    info: Value,
-    dir: tempfile::TempDir,
-}
-
-impl Lab {
-    fn start(profile: &str) -> Lab {
-        let (process, info) = start_lab(profile, &[]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        for key in ["password", "api_key"] {
-            std::fs::write(dir.path().join(key), info[key].as_str().expect("secret"))
-                .expect("write");
-        }
-        Lab {
-            _process: process,
-            info,
-            dir,
-        }
-    }
-
-    fn addr(&self, key: &str) -> (String, u16) {
-        let a = self.info[key]
-            .as_str()
-            .expect("address")
-            .trim_start_matches("http://");
-        let (host, port) = a.rsplit_once(':').expect("host:port");
-        (host.to_string(), port.parse().expect("port"))
-    }
-
-    fn endpoint(&self, transport: &str) -> String {
-        let secrets = self.dir.path().display();
-        if transport == "ssh" {
-            let (host, port) = self.addr("ssh");
-            format!(
-                "  transport: ssh\n  host: {host}\n  port: {port}\n  user: {}\n  password: file:{secrets}/password\n  host_key: {}\n",
-                self.info["user"].as_str().expect("user"),
-                self.info["host_key_fingerprint"].as_str().expect("fp"),
-            )
-        } else {
-            let (host, port) = self.addr("api");
-            format!(
-                "  transport: vyos-http\n  scheme: http\n  host: {host}\n  port: {port}\n  api_key: file:{secrets}/api_key\n"
-            )
-        }
-    }
-
-    fn get(&self, path: &str) -> String {
-        let url = format!("{}{path}", self.info["control"].as_str().expect("control"));
-        reqwest::blocking::get(&url)
-            .and_then(|r| r.text())
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-    }
-
-    fn log_len(&self) -> u64 {
-        let log: Value = serde_json::from_str(&self.get("/log")).expect("log json");
-        log.as_array()
-            .and_then(|a| a.last())
-            .and_then(|e| e["seq"].as_u64())
-            .unwrap_or(0)
-    }
-
-    /// Commands after `since` that write.
-    fn writes_since(&self, since: u64) -> Vec<String> {
-        let log: Value =
-            serde_json::from_str(&self.get(&format!("/log?since={since}"))).expect("log json");
-        log.as_array()
-            .expect("list")
-            .iter()
-            .filter_map(|e| e["command"].as_str())
-            .filter(|c| {
-                let c = c.trim_start();
-                [
-                    "set ",
-                    "delete ",
-                    "comment ",
-                    "commit",
-                    "save",
-                    "load",
-                    "merge",
-                    "confirm",
-                    "configure ",
-                    "config-file ",
-                ]
-                .iter()
-                .any(|w| c.starts_with(w))
-            })
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn summary(&self) -> Value {
-        serde_json::from_str(&self.get("")).expect("summary")
-    }
-
-    fn loaded(&self, transport: &str, routes: &str, health: &str) -> Loaded {
-        let yaml = format!(
-            "name: lab\ndictionary: vyos-1.4\nendpoint:\n{}owns:\n  - protocols static\ncommit:\n  confirm_window: 1m\nhealth:\n{health}routes:\n{routes}",
-            self.endpoint(transport)
-        );
-        let mut files = SourceFiles::default();
-        files
-            .files
-            .insert("appliances/lab.yaml".into(), yaml.into_bytes());
-        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{e:#?}"));
-        loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
-        loaded
-    }
-
-    fn context(&self) -> Context {
-        let journal = Journal::open(
-            self.dir.path().join("state/journal.redb"),
-            Options {
-                create: true,
-                ..Options::default()
-            },
-        )
-        .expect("journal");
-        Context::new(
-            journal,
-            SnapshotStore::new(self.dir.path().join("state/rollback")),
-            Arc::new(ProcessEnv),
-            Timeouts {
-                connect: Duration::from_secs(5),
-                command: Duration::from_secs(10),
-            },
-            Policy {
-                retry_delays: vec![Duration::from_millis(100)],
-                revert_grace: Duration::from_secs(5),
-                probe_timeout: Duration::from_secs(5),
-                ..Policy::default()
-            },
-        )
-    }
-}
-
-const ROUTES: &str = "  - {prefix: 10.20.0.0/16, next_hop: 192.0.2.253}\n";
-const PASSING: &str = "  - {kind: login}\n  - {kind: command, run: show version, expect: 'VyOS'}\n";
-const FAILING: &str =
-    "  - {kind: login}\n  - {kind: command, run: show version, expect: 'NOT-THIS-ROUTER'}\n";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn has_route(active: &str) -> bool {
-    active.contains("10.20.0.0/16")
-}
+#[path = "support/engine_env.rs"]
+mod engine_env;
+use engine_env::{FAILING, Lab, PASSING, ROUTES, has_route, rt, start_lab};
 
 #[test]
 fn reconcile_is_send() {
@@ -223,18 +68,29 @@ fn idempotent_reapply_makes_zero_device_writes() {
         let again = rt
             .block_on(engine::reconcile(&loaded, a, &ctx))
             .expect("again");
-        assert!(
-            matches!(again, Action::InSync { .. }),
-            "{transport}: {again:?}"
+        // The same operation id, and not one device write.
+        assert_eq!(
+            again,
+            Action::InSync {
+                last_op: Some(op),
+                drift: Vec::new()
+            },
+            "{transport}"
         );
+        assert_eq!(again.op(), Some(op), "{transport}");
         assert_eq!(lab.writes_since(mark), Vec::<String>::new(), "{transport}");
     }
 }
 
 #[test]
 fn failing_probe_rolls_back_at_once_without_reboot() {
-    for transport in ["ssh", "http"] {
-        let lab = Lab::start("1.4");
+    for (profile, transport) in [
+        ("1.3", "ssh"),
+        ("1.4", "ssh"),
+        ("1.4", "http"),
+        ("1.5", "http"),
+    ] {
+        let lab = Lab::start(profile);
         let loaded = lab.loaded(transport, ROUTES, FAILING);
         let ctx = lab.context();
         let a = &loaded.state.appliances[0];
@@ -253,6 +109,7 @@ fn failing_probe_rolls_back_at_once_without_reboot() {
         assert_eq!(lab.get("/active"), before, "{transport}");
         let summary = lab.summary();
         assert_eq!(summary["up"], true, "{summary}");
+        assert_eq!(summary["reboots"], 0, "{transport}: no reboot: {summary}");
         assert!(
             summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
             "{transport}: no timer left: {summary}"
@@ -488,13 +345,51 @@ fn recovery_neither_base_nor_target_parks() {
     assert!(status.parked_reason.is_some());
 }
 
-/// The lockout: a change whose input filter drops SSH cuts the management path. The login
-/// probe fails over a fresh connection; the engine rolls back (at once over a surviving
-/// session, or after the device's own revert), verifies the base and records `rolled_back`.
-/// Nothing unconfirmed is ever saved.
+/// The lockout raw lines of a profile: an input filter that drops new connections to `port`
+/// (1.4+: `firewall ipv4 input filter`; 1.3: a `local` rule set on the management interface),
+/// and the scopes that own them.
+fn lockout_state(profile: &str, port: u16) -> (String, Vec<String>) {
+    if profile == "1.3" {
+        (
+            "  - firewall name LOCKOUT\n  - interfaces ethernet eth0 firewall local\n".into(),
+            vec![
+                "set firewall name LOCKOUT default-action 'accept'".into(),
+                "set firewall name LOCKOUT rule 10 action 'drop'".into(),
+                "set firewall name LOCKOUT rule 10 protocol 'tcp'".into(),
+                format!("set firewall name LOCKOUT rule 10 destination port '{port}'"),
+                "set interfaces ethernet eth0 firewall local name 'LOCKOUT'".into(),
+            ],
+        )
+    } else {
+        (
+            "  - firewall ipv4 input filter\n".into(),
+            vec![
+                "set firewall ipv4 input filter default-action 'accept'".into(),
+                "set firewall ipv4 input filter rule 10 action 'drop'".into(),
+                "set firewall ipv4 input filter rule 10 protocol 'tcp'".into(),
+                format!("set firewall ipv4 input filter rule 10 destination port '{port}'"),
+            ],
+        )
+    }
+}
+
+/// The lockout: a change whose input filter drops the management port (SSH's 22, or the
+/// API's 443) cuts the path the engine talks over. The login probe fails over a fresh
+/// connection; restoring cannot reach the device; the device reverts by itself (the reboot to
+/// the saved config of 1.3 and 1.4, the reboot or reload of 1.5); the engine waits past the
+/// deadline, reconnects, verifies the base and records `rolled_back` "lost management access".
+/// Nothing unconfirmed is ever saved. Over the HTTP API only where the profile arms the
+/// confirm on that transport (1.5): elsewhere the daemon is the confirmer and a lockout over
+/// the API leaves nothing to revert it.
 #[test]
 fn lockout_is_survived_and_rolled_back() {
-    for profile in ["1.4", "1.5"] {
+    for (profile, transport) in [
+        ("1.3", "ssh"),
+        ("1.4", "ssh"),
+        ("1.5", "ssh"),
+        ("1.5", "http"),
+    ] {
+        let ctx_name = format!("{profile}/{transport}");
         let (process, info) =
             start_lab(profile, &["--minute-seconds", "1", "--reboot-seconds", "1"]);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -506,16 +401,21 @@ fn lockout_is_survived_and_rolled_back() {
             _process: process,
             info,
             dir,
+            profile: profile.to_string(),
         };
+        let (owns, raw) = lockout_state(profile, if transport == "ssh" { 22 } else { 443 });
         let yaml = format!(
-            "name: lab\ndictionary: vyos-{profile}\nendpoint:\n{}owns:\n  - firewall ipv4 input filter\ncommit:\n  confirm_window: 1m\nhealth:\n  - {{kind: login}}\nraw:\n  - \"set firewall ipv4 input filter default-action 'accept'\"\n  - \"set firewall ipv4 input filter rule 10 action 'drop'\"\n  - \"set firewall ipv4 input filter rule 10 protocol 'tcp'\"\n  - \"set firewall ipv4 input filter rule 10 destination port '22'\"\n",
-            lab.endpoint("ssh")
+            "name: lab\ndictionary: vyos-{profile}\nendpoint:\n{}owns:\n{owns}commit:\n  confirm_window: 1m\nhealth:\n  - {{kind: login}}\nraw:\n{}",
+            lab.endpoint(transport),
+            raw.iter()
+                .map(|l| format!("  - \"{l}\"\n"))
+                .collect::<String>()
         );
         let mut files = SourceFiles::default();
         files
             .files
             .insert("appliances/lab.yaml".into(), yaml.into_bytes());
-        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{profile}: {e:#?}"));
+        let mut loaded = render::load(&files).unwrap_or_else(|e| panic!("{ctx_name}: {e:#?}"));
         loaded.state.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
         let mut ctx = lab.context();
         ctx.policy.revert_grace = Duration::from_secs(30);
@@ -525,25 +425,303 @@ fn lockout_is_survived_and_rolled_back() {
         };
         ctx.policy.probe_timeout = Duration::from_secs(3);
         let before = lab.get("/active");
+        let reboots = lab.summary()["reboots"].as_u64();
         let a = &loaded.state.appliances[0];
         let out = rt()
             .block_on(engine::reconcile(&loaded, a, &ctx))
-            .unwrap_or_else(|e| panic!("{profile}: {e}"));
+            .unwrap_or_else(|e| panic!("{ctx_name}: {e}"));
         let Action::RolledBack { op, cause } = out else {
-            panic!("{profile}: {out:?}")
+            panic!("{ctx_name}: {out:?}")
         };
         assert!(
-            cause.contains("login") || cause.contains("lost management access"),
-            "{profile}: {cause}"
+            cause.contains("lost management access"),
+            "{ctx_name}: {cause}"
         );
         let rec = ctx.journal.get(op).wait().expect("get").expect("op");
-        assert_eq!(rec.state, OpState::RolledBack, "{profile}");
-        assert_eq!(lab.get("/active"), before, "{profile}: back on the base");
-        let summary = lab.summary();
-        let saved = summary["saved"].as_str().unwrap_or_default();
+        assert_eq!(rec.state, OpState::RolledBack, "{ctx_name}");
+        // The cut is seen either by the login probe over a fresh connection or by the apply's
+        // own session dying after the commit (an unknown outcome, settled by reading).
         assert!(
-            !saved.contains("destination") || !saved.contains("port 22"),
-            "{profile}: nothing unconfirmed saved: {saved}"
+            rec.probes
+                .iter()
+                .any(|p| p.name.contains("login") && !p.passed)
+                || rec.steps.iter().any(|s| s.what.contains("outcome unknown")),
+            "{ctx_name}: {rec:#?}"
         );
+        assert_eq!(lab.get("/active"), before, "{ctx_name}: back on the base");
+        let summary = lab.summary();
+        assert_eq!(summary["up"], true, "{ctx_name}: {summary}");
+        // The device reverted by itself: the reboot to the saved config (no reload is set).
+        assert!(
+            summary["reboots"].as_u64() > reboots,
+            "{ctx_name}: {summary}"
+        );
+        let saved = vnfsync::vyos::ConfigTree::parse_boot(&lab.get("/saved"))
+            .map(|t| vnfsync::vyos::render_commands(&t))
+            .expect("saved config.boot");
+        for line in &raw[1..] {
+            assert!(
+                !saved.contains(line.as_str()),
+                "{ctx_name}: nothing unconfirmed saved: {line}\n{saved}"
+            );
+        }
     }
+}
+
+/// Change the device behind vnfsync's back (one plain commit over the driver).
+fn out_of_band(loaded: &Loaded, commands: &str) {
+    let a = &loaded.state.appliances[0];
+    let mut d = VyosDriver::new(a, &ProcessEnv, Timeouts::default()).expect("driver");
+    rt().block_on(d.apply(
+        &vnfsync::vyos::parse_commands(commands).expect("cmds"),
+        &ApplyOptions::default(),
+    ))
+    .expect("out of band");
+}
+
+const OOB_ROUTE: &str = "set protocols static route 10.77.0.0/16 next-hop 192.0.2.7\n";
+const ROUTES_2: &str = "  - {prefix: 10.20.0.0/16, next_hop: 192.0.2.253}\n  - {prefix: 10.30.0.0/16, next_hop: 192.0.2.253}\n";
+
+/// Drift is told apart from a new change (the planner gets what was last applied): drift in an
+/// `alert` scope is reported and left alone, with zero device writes; a new commit touching
+/// the scope is applied, and the journal says it overwrote the drift.
+#[test]
+fn drift_in_an_alert_scope_is_reported_and_left_alone() {
+    let lab = Lab::start("1.4");
+    let loaded = lab.loaded("ssh", ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let first = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first");
+    let Action::Completed { op } = first else {
+        panic!("{first:?}")
+    };
+    out_of_band(&loaded, OOB_ROUTE);
+    let mark = lab.log_len();
+    let again = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("again");
+    assert_eq!(
+        again,
+        Action::InSync {
+            last_op: None,
+            drift: vec!["protocols static".into()]
+        }
+    );
+    assert_eq!(lab.writes_since(mark), Vec::<String>::new());
+    assert!(lab.get("/active").contains("10.77.0.0/16"), "left alone");
+    // Left alone again on the next pass: the record of what git put there is kept.
+    let third = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("third");
+    assert!(
+        matches!(&third, Action::InSync { drift, .. } if drift.len() == 1),
+        "{third:?}"
+    );
+    // A new commit changing the scope is applied: git wins, and the journal says so.
+    let next = lab.loaded("ssh", ROUTES_2, PASSING);
+    let applied = rt
+        .block_on(engine::reconcile(&next, &next.state.appliances[0], &ctx))
+        .expect("new commit");
+    let Action::Completed { op: op2 } = applied else {
+        panic!("{applied:?}")
+    };
+    assert_ne!(op2, op);
+    let rec = ctx.journal.get(op2).wait().expect("get").expect("op");
+    assert!(
+        rec.request_summary
+            .as_deref()
+            .is_some_and(|s| s.contains("overwrites drift in protocols static")),
+        "{rec:?}"
+    );
+    let active = lab.get("/active");
+    assert!(
+        active.contains("10.30.0.0/16") && !active.contains("10.77.0.0/16"),
+        "{active}"
+    );
+}
+
+/// Drift in an `overwrite` scope is put back, as a new operation, also when the device was put
+/// back exactly on the base of an operation that completed (same plan, same base: the
+/// idempotency key alone would call it done).
+#[test]
+fn drift_in_an_overwrite_scope_is_put_back() {
+    let lab = Lab::start("1.4");
+    let owns = "{path: protocols static, drift: overwrite}";
+    let loaded = lab.loaded_owning("http", owns, ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let Action::Completed { op } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first")
+    else {
+        panic!("first")
+    };
+    out_of_band(&loaded, OOB_ROUTE);
+    let Action::Completed { op: op2 } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("extra")
+    else {
+        panic!("extra route put back")
+    };
+    assert_ne!(op2, op);
+    assert!(!lab.get("/active").contains("10.77.0.0/16"));
+    // Someone deletes the route: the device is on the first operation's base again.
+    out_of_band(&loaded, "delete protocols static route 10.20.0.0/16\n");
+    let out = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("deleted");
+    let Action::Completed { op: op3 } = out else {
+        panic!("{out:?}")
+    };
+    assert!(op3 != op && op3 != op2);
+    assert!(has_route(&lab.get("/active")));
+    // And in sync now, answering the last operation.
+    let done = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("done");
+    assert_eq!(done.op(), Some(op3), "{done:?}");
+}
+
+/// An operator's return to a snapshot is not drift: the next pass does not undo it.
+#[test]
+fn an_operator_rollback_is_not_undone_as_drift() {
+    let lab = Lab::start("1.4");
+    let owns = "{path: protocols static, drift: overwrite}";
+    let loaded = lab.loaded_owning("ssh", owns, ROUTES, PASSING);
+    let ctx = lab.context();
+    let a = &loaded.state.appliances[0];
+    let rt = rt();
+    let Action::Completed { op } = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("first")
+    else {
+        panic!("first")
+    };
+    let snap = ctx
+        .journal
+        .get(op)
+        .wait()
+        .expect("get")
+        .and_then(|o| o.snapshot_id)
+        .expect("snapshot");
+    let back = rt
+        .block_on(engine::restore_snapshot(a, &snap, &ctx))
+        .expect("restore");
+    assert!(matches!(back, Action::Completed { .. }), "{back:?}");
+    assert!(!has_route(&lab.get("/active")));
+    let mark = lab.log_len();
+    let next = rt
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("next");
+    assert_eq!(next, Action::AlreadyDone { op }, "{next:?}");
+    assert_eq!(lab.writes_since(mark), Vec::<String>::new());
+}
+
+/// A partial commit (the lab fails the `protocols static` part of the next commit and commits
+/// the rest): the journal says which owned scope landed and which did not, no confirm timer is
+/// left armed, and the next pass finishes the job.
+#[test]
+fn a_partial_commit_is_recorded_and_the_next_pass_finishes() {
+    for transport in ["ssh", "http"] {
+        let lab = Lab::start("1.4");
+        let owns = "protocols static\n  - system login banner";
+        let routes = format!(
+            "{ROUTES}raw:\n  - \"set system login banner pre-login 'authorised use only'\"\n"
+        );
+        let loaded = lab.loaded_owning(transport, owns, &routes, PASSING);
+        let ctx = lab.context();
+        let a = &loaded.state.appliances[0];
+        let rt = rt();
+        lab.post("/faults", r#"{"fail_next_commit_of": "protocols static"}"#);
+        let out = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
+        assert!(
+            matches!(out, Action::Requeue { .. }),
+            "{transport}: {out:?}"
+        );
+        let active = lab.get("/active");
+        assert!(
+            active.contains("authorised use only"),
+            "{transport}: {active}"
+        );
+        assert!(!has_route(&active), "{transport}: {active}");
+        let summary = lab.summary();
+        assert!(
+            summary["pending_confirm"].is_null() || summary["pending_confirm"] == false,
+            "{transport}: no timer left to reboot the box: {summary}"
+        );
+        let ops = ctx
+            .journal
+            .query(vnfsync::journal::Query {
+                appliance: Some("lab".into()),
+                ..Default::default()
+            })
+            .wait()
+            .expect("ops")
+            .ops;
+        let partial = &ops[0];
+        assert_eq!(partial.state, OpState::Failed, "{transport}: {partial:#?}");
+        let said = partial.response_summary.clone().unwrap_or_default();
+        assert!(
+            said.contains("landed: system login banner")
+                && said.contains("not landed: protocols static"),
+            "{transport}: {said}"
+        );
+        // The next pass plans from what is on the device and finishes.
+        let next = rt
+            .block_on(engine::reconcile(&loaded, a, &ctx))
+            .expect("next");
+        assert!(
+            matches!(next, Action::Completed { .. }),
+            "{transport}: {next:?}"
+        );
+        let rec = ctx
+            .journal
+            .get(next.op().expect("op"))
+            .wait()
+            .expect("get")
+            .expect("op");
+        assert_eq!(
+            rec.planned.len(),
+            1,
+            "{transport}: only the route is left: {:?}",
+            rec.planned
+        );
+        assert!(has_route(&lab.get("/active")));
+    }
+}
+
+/// A probe's own `timeout` bounds it (here 300ms, under the engine's 5 s default): a probe
+/// whose command never answers fails in time, named, and the change is rolled back.
+#[test]
+fn a_probe_times_out_by_its_own_timeout() {
+    let lab = Lab::start("1.4");
+    let health = "  - {kind: login, timeout: 5s}\n  - {kind: command, run: show host name, expect: 'vyos', timeout: 300ms}\n";
+    let loaded = lab.loaded("ssh", ROUTES, health);
+    let ctx = lab.context();
+    assert_eq!(ctx.policy.probe_timeout, Duration::from_secs(5));
+    let a = &loaded.state.appliances[0];
+    lab.post("/faults", r#"{"hang_on": "run show host name"}"#);
+    let out = rt()
+        .block_on(engine::reconcile(&loaded, a, &ctx))
+        .expect("reconcile");
+    let Action::RolledBack { op, cause } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        cause.contains("command show host name") && cause.contains("timed out after 300ms"),
+        "{cause}"
+    );
+    let rec = ctx.journal.get(op).wait().expect("get").expect("op");
+    assert!(
+        rec.probes.iter().any(|p| p.name == "login" && p.passed),
+        "{:?}",
+        rec.probes
+    );
+    assert!(!has_route(&lab.get("/active")));
 }

@@ -164,7 +164,11 @@ fn render_plan_apply_fetch_plan_is_empty_on_every_profile_and_transport() {
                 "{ctx}: {out:?}"
             );
             let after = rt.block_on(d.fetch()).expect("fetch again");
-            let second = vnfsync::plan::plan(&intended, &after, Some(&intended.tree));
+            let second = vnfsync::plan::plan(
+                &intended,
+                &after,
+                Some(&vnfsync::plan::scope_hashes(&intended, &intended.tree)),
+            );
             let left: Vec<String> = second.commands.iter().map(ToString::to_string).collect();
             assert!(second.is_empty(), "{ctx}: plan after apply: {left:#?}");
             assert!(second.drift.is_empty(), "{ctx}: {:?}", second.drift);

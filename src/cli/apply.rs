@@ -191,7 +191,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 
 fn describe(r: &Result<Action, engine::EngineError>) -> (&'static str, String, String) {
     match r {
-        Ok(Action::InSync { .. }) => ("in_sync", String::new(), String::new()),
+        Ok(Action::InSync { last_op, drift }) => (
+            "in_sync",
+            last_op.map(|o| o.to_string()).unwrap_or_default(),
+            if drift.is_empty() {
+                String::new()
+            } else {
+                format!("drift left alone (alert) in {}", drift.join(", "))
+            },
+        ),
         Ok(Action::AlreadyDone { op }) => ("completed", op.to_string(), "already applied".into()),
         Ok(Action::Completed { op }) => ("completed", op.to_string(), String::new()),
         Ok(Action::RolledBack { op, cause }) => ("rolled_back", op.to_string(), cause.clone()),

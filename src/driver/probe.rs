@@ -53,8 +53,8 @@ impl HealthReport {
 /// A probe's display name.
 pub fn probe_name(appliance: &Appliance, probe: &HealthProbe) -> String {
     match probe {
-        HealthProbe::Login => "login".into(),
-        HealthProbe::Tcp { port, host } => format!(
+        HealthProbe::Login { .. } => "login".into(),
+        HealthProbe::Tcp { port, host, .. } => format!(
             "tcp {}:{}",
             host.as_ref()
                 .map_or_else(|| appliance.endpoint.host.to_string(), ToString::to_string),
@@ -80,8 +80,8 @@ fn clip(s: &str) -> String {
 /// A probe's own driver, or why it could not be made.
 type Prepared = Result<AnyDriver, String>;
 
-/// Run every probe of `probes` in order, each over a new connection and within `timeout`
-/// (per probe). A probe that cannot even be set up (bad credentials reference) fails with the
+/// Run every probe of `probes` in order, each over a new connection and within its own
+/// `timeout` (the probe's, or `timeout` when it declares none). A probe that cannot even be set up (bad credentials reference) fails with the
 /// reason; the others still run.
 pub fn run_probes<'a>(
     appliance: &'a Appliance,
@@ -95,7 +95,7 @@ pub fn run_probes<'a>(
     let prepared: Vec<(String, &HealthProbe, Option<Prepared>)> = probes
         .iter()
         .map(|p| {
-            let needs_driver = matches!(p, HealthProbe::Login | HealthProbe::Command { .. });
+            let needs_driver = matches!(p, HealthProbe::Login { .. } | HealthProbe::Command { .. });
             let d = needs_driver
                 .then(|| AnyDriver::new(appliance, env, timeouts).map_err(|e| e.to_string()));
             (probe_name(appliance, p), p, d)
@@ -105,6 +105,7 @@ pub fn run_probes<'a>(
         let mut report = HealthReport::default();
         for (name, probe, driver) in prepared {
             let start = Instant::now();
+            let timeout = probe.timeout().unwrap_or(timeout);
             let run = one(appliance, probe, driver);
             let (ok, output) = match tokio::time::timeout(timeout, run).await {
                 Ok(r) => r,
@@ -128,11 +129,11 @@ async fn one(
 ) -> (bool, String) {
     match (probe, driver) {
         (_, Some(Err(e))) => (false, e),
-        (HealthProbe::Login, Some(Ok(mut d))) => match d.probe().await {
+        (HealthProbe::Login { .. }, Some(Ok(mut d))) => match d.probe().await {
             Ok(r) => (r.reachable, "logged in".into()),
             Err(e) => (false, e.to_string()),
         },
-        (HealthProbe::Command { run, expect }, Some(Ok(mut d))) => {
+        (HealthProbe::Command { run, expect, .. }, Some(Ok(mut d))) => {
             let re = match regex::Regex::new(expect) {
                 Ok(re) => re,
                 Err(e) => return (false, format!("bad regular expression `{expect}`: {e}")),
@@ -148,7 +149,7 @@ async fn one(
                 Err(e) => (false, e.to_string()),
             }
         }
-        (HealthProbe::Tcp { port, host }, _) => {
+        (HealthProbe::Tcp { port, host, .. }, _) => {
             let host = host
                 .as_ref()
                 .map_or_else(|| appliance.endpoint.host.to_string(), ToString::to_string);
@@ -157,7 +158,12 @@ async fn one(
                 Err(e) => (false, e.to_string()),
             }
         }
-        (HealthProbe::HttpGet { url, expect_status }, _) => {
+        (
+            HealthProbe::HttpGet {
+                url, expect_status, ..
+            },
+            _,
+        ) => {
             // A client of its own: no pooled connection from an earlier request can answer.
             let client = match reqwest::Client::builder().pool_max_idle_per_host(0).build() {
                 Ok(c) => c,
@@ -174,7 +180,7 @@ async fn one(
                 Err(e) => (false, e.to_string()),
             }
         }
-        (HealthProbe::Login | HealthProbe::Command { .. }, None) => {
+        (HealthProbe::Login { .. } | HealthProbe::Command { .. }, None) => {
             (false, "no driver for this probe".into())
         }
     }

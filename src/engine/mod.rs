@@ -27,10 +27,10 @@ use crate::driver::{
 };
 use crate::journal::{
     Begun, Breaker, Change, CommitMode, ErrorRecord, Intent, Journal, JournalError, OpId, OpKind,
-    OpState, Operation, ProbeResult, SnapshotEntry,
+    OpState, Operation, ProbeResult, Query, SnapshotEntry,
 };
-use crate::model::Appliance;
-use crate::plan::{Plan, check_version, plan};
+use crate::model::{Appliance, DriftPolicy};
+use crate::plan::{Plan, ScopeHashes, check_version, plan};
 use crate::render::{Intended, Loaded, render, tree_hash};
 use crate::vyos::ConfigTree;
 
@@ -111,8 +111,14 @@ impl Context {
 /// What `reconcile` did, and so what to do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// The device already matches: contact recorded, nothing written.
-    InSync { last_op: Option<OpId> },
+    /// The device already matches: contact recorded, nothing written. `last_op` is the
+    /// completed operation that left the device in this state (the second apply of a commit
+    /// answers the first one's id); `drift` names the `alert` scopes changed on the device
+    /// since the last apply, reported and left alone.
+    InSync {
+        last_op: Option<OpId>,
+        drift: Vec<String>,
+    },
     /// The operation with this plan already completed (idempotency): nothing written.
     AlreadyDone { op: OpId },
     /// Applied, probed, confirmed (and saved).
@@ -140,7 +146,7 @@ impl Action {
             | Action::Completed { op }
             | Action::RolledBack { op, .. } => Some(*op),
             Action::Failed { op, .. } => *op,
-            Action::InSync { last_op } => *last_op,
+            Action::InSync { last_op, .. } => *last_op,
             _ => None,
         }
     }
@@ -392,11 +398,75 @@ async fn pass(
         Err(e) => return Ok(before_write(ctx, &name, commit, e).await?),
     };
     failpoint("reconcile.after_fetch");
-    let p = plan(intended, &running, None);
+    // What the last apply left, per scope: drift (the device changed, no commit did) is told
+    // apart from a new change (the commit changed the scope).
+    let status = ctx.journal.status(name.clone()).await?;
+    let last = status.map(|s| s.scope_hashes).filter(|h| !h.is_empty());
+    let mut p = plan(intended, &running, last.as_ref());
+    // Drift in an `alert` scope that no commit changed since: reported, never written. The
+    // plan is made again with the device's own content in those scopes.
+    let left_alone: Vec<String> = p
+        .drift
+        .iter()
+        .filter(|d| d.policy == DriftPolicy::Alert)
+        .filter(|d| {
+            let intended_now = intended.scopes.iter().find(|s| s.path == d.scope);
+            intended_now.map(|s| &s.hash) == last.as_ref().and_then(|l| l.get(&d.scope))
+        })
+        .map(|d| d.scope.clone())
+        .collect();
+    let adjusted;
+    let intended = if left_alone.is_empty() {
+        intended
+    } else {
+        tracing::warn!(appliance = %name, scopes = ?left_alone, "drift in alert scopes: reported, left alone");
+        let mut a = intended.clone();
+        for scope in &left_alone {
+            let words = crate::vyos::Path::parse(scope);
+            a.tree
+                .graft(words.words(), &running)
+                .map_err(|e| EngineError::Render {
+                    appliance: name.clone(),
+                    message: format!("scope `{scope}`: {e}"),
+                })?;
+        }
+        adjusted = a;
+        p = plan(&adjusted, &running, last.as_ref());
+        &adjusted
+    };
+    // What the status keeps as applied: the intended hash of every scope written, the previous
+    // record of every scope left alone.
+    let applied_hashes: ScopeHashes = intended
+        .scopes
+        .iter()
+        .map(|s| {
+            let h = match last.as_ref().and_then(|l| l.get(&s.path)) {
+                Some(prev) if left_alone.contains(&s.path) => prev.clone(),
+                _ => s.hash.clone(),
+            };
+            (s.path.clone(), h)
+        })
+        .collect();
     if p.is_empty() {
-        note_contact(ctx, &name, None).await?;
-        return Ok(Action::InSync { last_op: None });
+        let last_op = last_completed(ctx, &name, &p.base_hash).await?;
+        note_in_sync(ctx, &name, applied_hashes).await?;
+        return Ok(Action::InSync {
+            last_op,
+            drift: left_alone,
+        });
     }
+    let drift_note = if p.drift.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; overwrites drift in {}",
+            p.drift
+                .iter()
+                .map(|d| d.scope.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let mode = commit_mode(
         &info,
         Some(appliance.commit.confirm_window.0),
@@ -416,7 +486,7 @@ async fn pass(
             .collect(),
         commit_mode: Some(journal_mode(&mode)),
         request_summary: Some(format!(
-            "{} commands, comment `vnfsync {commit}`{}",
+            "{} commands, comment `vnfsync {commit}`{}{drift_note}",
             p.commands.len(),
             if mode.comment_on_device {
                 ""
@@ -426,9 +496,37 @@ async fn pass(
         )),
         ..Intent::default()
     };
-    let op = match ctx.journal.begin(intent).await? {
+    let op = match ctx.journal.begin(intent.clone()).await? {
         Begun::New(op) => op,
-        Begun::Completed(op) => return Ok(Action::AlreadyDone { op: op.id }),
+        // The same plan from the same base completed before and the device is back on that
+        // base. Without drift it was put back through vnfsync (an operator's rollback): leave
+        // it. With drift (someone else did it) the change is made again, as its own operation.
+        Begun::Completed(prev) if p.drift.is_empty() => {
+            return Ok(Action::AlreadyDone { op: prev.id });
+        }
+        Begun::Completed(prev) => {
+            let again = Intent {
+                idempotency_key: crate::render::sha256(
+                    format!(
+                        "{}\nrepairs drift after {}",
+                        intent.idempotency_key, prev.id
+                    )
+                    .as_bytes(),
+                ),
+                ..intent
+            };
+            match ctx.journal.begin(again).await? {
+                Begun::New(op) => op,
+                Begun::Completed(op) => return Ok(Action::AlreadyDone { op: op.id }),
+                Begun::InFlight(op) => {
+                    recover(&op, appliance, ctx).await?;
+                    return Ok(Action::Requeue {
+                        after: Duration::ZERO,
+                        reason: format!("operation {} was in flight; recovered", op.id),
+                    });
+                }
+            }
+        }
         Begun::InFlight(op) => {
             recover(&op, appliance, ctx).await?;
             return Ok(Action::Requeue {
@@ -438,7 +536,60 @@ async fn pass(
         }
     };
     failpoint("reconcile.after_intent");
-    write(intended, appliance, ctx, driver, &p, mode, op).await
+    let done = write(intended, appliance, ctx, driver, &p, mode, op).await?;
+    if matches!(done, Action::Completed { .. }) && !left_alone.is_empty() {
+        // The scopes left alone keep the record of what git last put there.
+        ctx.journal
+            .update_status(name, move |s| s.scope_hashes = applied_hashes)
+            .await?;
+    }
+    Ok(done)
+}
+
+/// The newest completed operation of an appliance, when it left the owned scopes as they are
+/// now (`hash`): what a re-apply of the same commit answers.
+async fn last_completed(
+    ctx: &Context,
+    appliance: &str,
+    hash: &str,
+) -> Result<Option<OpId>, EngineError> {
+    let page = ctx
+        .journal
+        .query(Query {
+            appliance: Some(appliance.to_owned()),
+            state: Some(OpState::Completed),
+            limit: 1,
+            ..Query::default()
+        })
+        .await?;
+    Ok(page
+        .ops
+        .first()
+        .filter(|o| o.target_hash == hash)
+        .map(|o| o.id))
+}
+
+/// Nothing to write: record the contact, and the per-scope hashes as applied (so a later
+/// change on the device is seen as drift).
+async fn note_in_sync(
+    ctx: &Context,
+    appliance: &str,
+    hashes: ScopeHashes,
+) -> Result<(), EngineError> {
+    ctx.failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(appliance);
+    // One durable write: a no-op pass costs one commit of the journal.
+    ctx.journal
+        .update_status(appliance.to_owned(), move |s| {
+            s.last_contact = Some(Timestamp::now());
+            s.reachable = true;
+            s.breaker = Breaker::Closed;
+            s.scope_hashes = hashes;
+        })
+        .await?;
+    Ok(())
 }
 
 /// From the journaled intent on: snapshot, apply, probes, confirm or roll back.
@@ -559,16 +710,79 @@ async fn write(
             .await?);
         }
         Err(e) => {
-            let mut c = Change::to(OpState::Failed).error(ErrorRecord::from_driver(&e));
             let partial = matches!(&e, DriverError::CommitFailed { partial: true, .. });
-            if let DriverError::CommitFailed {
-                running: Some(now), ..
-            } = &e
-            {
-                c = c.response(format!(
-                    "partial commit: owned scopes now hash {}",
-                    tree_hash(now, &scopes)
-                ));
+            let landed = match &e {
+                DriverError::CommitFailed {
+                    running: Some(now), ..
+                } => Some((landed(intended, p, now), now.clone())),
+                _ => None,
+            };
+            if partial && !matches!(mode.reverter, Reverter::None) {
+                // What landed is a change like any other, under the armed timer (or waiting for
+                // the daemon's verdict): health-gated now, so no timer reboots the box later.
+                let mut c = Change::to(OpState::AwaitingConfirm)
+                    .step("partial commit: the part that landed is probed before it is kept");
+                if let Some(d) = deadline {
+                    c = c.confirm_deadline(d);
+                }
+                if let Some((text, _)) = &landed {
+                    c = c.response(text.clone());
+                }
+                j.change(op.id, c).await?;
+                let report = probes(appliance, ctx).await;
+                record_probes(ctx, op.id, &report).await?;
+                if !report.passed() {
+                    let failing = report
+                        .first_failure()
+                        .map(|p| format!("probe `{}` failed: {}", p.name, p.output))
+                        .unwrap_or_default();
+                    return Ok(roll_back(
+                        ctx,
+                        driver,
+                        op.id,
+                        &op.commit,
+                        &p.base_hash,
+                        &scopes,
+                        mode,
+                        &snap,
+                        &failing,
+                    )
+                    .await?);
+                }
+                if matches!(mode.reverter, Reverter::Device { .. })
+                    && let Err(err) = driver.confirm().await
+                {
+                    return Ok(Action::Requeue {
+                        after: Duration::from_secs(1),
+                        reason: format!("confirm after a partial commit: {err}"),
+                    });
+                }
+                if mode.save_after_confirm
+                    && let Err(err) = driver.save().await
+                {
+                    j.change(op.id, Change::note(format!("save failed: {err}")))
+                        .await?;
+                }
+                // The scopes that landed count as applied (the next pass sees no drift there).
+                if let Some((_, now)) = &landed {
+                    let done: ScopeHashes = intended
+                        .scopes
+                        .iter()
+                        .filter(|s| {
+                            tree_hash(
+                                now,
+                                std::slice::from_ref(&crate::vyos::Path::parse(&s.path)),
+                            ) == s.hash
+                        })
+                        .map(|s| (s.path.clone(), s.hash.clone()))
+                        .collect();
+                    j.update_status(name.clone(), move |s| s.scope_hashes.extend(done))
+                        .await?;
+                }
+            }
+            let mut c = Change::to(OpState::Failed).error(ErrorRecord::from_driver(&e));
+            if let Some((text, _)) = landed {
+                c = c.response(text);
             }
             j.change(op.id, c.step("apply failed")).await?;
             let park = !e.retryable() && !partial;
@@ -622,16 +836,7 @@ pub(crate) async fn gate(
     let name = appliance.name.to_string();
     let j = &ctx.journal;
     let report = probes(appliance, ctx).await;
-    let mut c = Change::note("health probes");
-    for p in &report.probes {
-        c = c.probe(ProbeResult {
-            name: p.name.clone(),
-            passed: p.ok,
-            detail: format!("{} ms: {}", p.latency.as_millis(), p.output),
-            at: Timestamp::now(),
-        });
-    }
-    j.change(id, c).await?;
+    record_probes(ctx, id, &report).await?;
     failpoint("reconcile.after_probes");
     if report.passed() {
         if matches!(mode.reverter, Reverter::Device { .. }) {
@@ -702,6 +907,52 @@ pub(crate) async fn gate(
         ctx, driver, id, commit, base_hash, scopes, mode, snap, &failing,
     )
     .await
+}
+
+/// Journal every probe's name, result, latency and output.
+async fn record_probes(ctx: &Context, id: OpId, report: &HealthReport) -> Result<(), EngineError> {
+    let mut c = Change::note("health probes");
+    for p in &report.probes {
+        c = c.probe(ProbeResult {
+            name: p.name.clone(),
+            passed: p.ok,
+            detail: format!("{} ms: {}", p.latency.as_millis(), p.output),
+            at: Timestamp::now(),
+        });
+    }
+    ctx.journal.change(id, c).await?;
+    Ok(())
+}
+
+/// After a partial commit: which owned scopes with planned changes landed (now hold the
+/// target) and which did not, and the owned scopes' hash now.
+fn landed(intended: &Intended, p: &Plan, now: &ConfigTree) -> String {
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for s in &intended.scopes {
+        let path = crate::vyos::Path::parse(&s.path);
+        if !p.commands.iter().any(|c| c.path.starts_with(path.words())) {
+            continue;
+        }
+        if tree_hash(now, std::slice::from_ref(&path)) == s.hash {
+            yes.push(s.path.as_str());
+        } else {
+            no.push(s.path.as_str());
+        }
+    }
+    format!(
+        "partial commit: landed: {}; not landed: {}; owned scopes now hash {}",
+        if yes.is_empty() {
+            "nothing".into()
+        } else {
+            yes.join(", ")
+        },
+        if no.is_empty() {
+            "nothing".into()
+        } else {
+            no.join(", ")
+        },
+        tree_hash(now, &intended.scope_paths())
+    )
 }
 
 async fn probes(appliance: &Appliance, ctx: &Context) -> HealthReport {
@@ -924,15 +1175,24 @@ pub async fn restore_snapshot(
         .change(op.id, Change::to(OpState::AwaitingConfirm).step("restored"))
         .await?;
     let now = driver.fetch().await.ok();
-    if now.is_some_and(|t| target_hash.is_empty() || tree_hash(&t, &scopes) == target_hash) {
+    if let Some(t) = now.filter(|t| target_hash.is_empty() || tree_hash(t, &scopes) == target_hash)
+    {
         ctx.journal
             .change(op.id, Change::to(OpState::Completed).step("verified"))
             .await?;
+        // What the operator restored counts as applied: it is not drift to put back.
+        let hashes: ScopeHashes = appliance
+            .owns
+            .iter()
+            .zip(&scopes)
+            .map(|(o, p)| (o.path.to_string(), tree_hash(&t, std::slice::from_ref(p))))
+            .collect();
         ctx.journal
-            .update_status(name, |s| {
+            .update_status(name, move |s| {
                 s.parked_reason = None;
                 s.breaker = Breaker::Closed;
                 s.last_contact = Some(Timestamp::now());
+                s.scope_hashes = hashes;
             })
             .await?;
         return Ok(Action::Completed { op: op.id });

@@ -236,6 +236,24 @@ pub async fn recover(
             } else {
                 "the device is back on the base before the confirm"
             };
+            if !passed && matches!(mode.reverter, Reverter::Device { .. }) {
+                // Back on the base inside the window (a restore that finished just before a
+                // crash): the timer we armed may still run and would reboot the box for
+                // nothing. Confirming the base stops it; the device's answer changes nothing.
+                let answer = driver.confirm().await;
+                ctx.journal
+                    .change(
+                        op.id,
+                        Change::note(format!(
+                            "recovery: on the base inside the window; confirm to stop the timer: {}",
+                            match answer {
+                                Ok(o) => format!("{o:?}"),
+                                Err(e) => e.to_string(),
+                            }
+                        )),
+                    )
+                    .await?;
+            }
             verify_rolled_back(
                 ctx,
                 &mut driver,

@@ -296,7 +296,9 @@ impl Default for CommitSettings {
     }
 }
 
-/// A check run over a fresh connection after a commit, before confirming it.
+/// A check run over a fresh connection after a commit, before confirming it. Every kind takes
+/// an optional `timeout` (100ms–5m; the daemon's `probe_timeout` when absent) within which it
+/// must pass, connecting included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum HealthProbe {
@@ -305,17 +307,41 @@ pub enum HealthProbe {
         port: Port,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<Host>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Span>,
     },
     /// An HTTP GET that must answer `expect_status`.
     HttpGet {
         url: String,
         #[serde(default = "default_status")]
         expect_status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Span>,
     },
     /// A fresh login over the appliance's transport.
-    Login,
+    Login {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Span>,
+    },
     /// An operational `show …` command whose output must match the regular expression `expect`.
-    Command { run: ProbeCommand, expect: String },
+    Command {
+        run: ProbeCommand,
+        expect: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Span>,
+    },
+}
+
+impl HealthProbe {
+    /// The probe's own timeout, when it has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            HealthProbe::Tcp { timeout, .. }
+            | HealthProbe::HttpGet { timeout, .. }
+            | HealthProbe::Login { timeout }
+            | HealthProbe::Command { timeout, .. } => timeout.map(|t| t.0),
+        }
+    }
 }
 
 fn default_status() -> u16 {
@@ -613,11 +639,27 @@ impl Decode for HealthProbe {
                 None
             }
         };
+        let timeout = match f.node("timeout") {
+            None => Ok(None),
+            Some(n) => Span::decode_in(
+                d,
+                n,
+                &path.key("timeout"),
+                Duration::from_millis(100),
+                Duration::from_secs(300),
+            )
+            .map(Some)
+            .ok_or(()),
+        };
         let probe = match kind {
             Some("tcp") => {
                 let port = f.req::<Port>(d, "port");
                 let host = f.opt::<Host>(d, "host");
-                port.map(|port| HealthProbe::Tcp { port, host })
+                port.map(|port| HealthProbe::Tcp {
+                    port,
+                    host,
+                    timeout: None,
+                })
             }
             Some("http_get") => {
                 let url = f.req::<String>(d, "url");
@@ -640,13 +682,15 @@ impl Decode for HealthProbe {
                     ok
                 });
                 match (url, status) {
-                    (Some(url), Some(expect_status)) => {
-                        Some(HealthProbe::HttpGet { url, expect_status })
-                    }
+                    (Some(url), Some(expect_status)) => Some(HealthProbe::HttpGet {
+                        url,
+                        expect_status,
+                        timeout: None,
+                    }),
                     _ => None,
                 }
             }
-            Some("login") => Some(HealthProbe::Login),
+            Some("login") => Some(HealthProbe::Login { timeout: None }),
             Some("command") => {
                 let run = f.req::<ProbeCommand>(d, "run");
                 let expect = f.req::<String>(d, "expect");
@@ -664,7 +708,11 @@ impl Decode for HealthProbe {
                     }
                 });
                 match (run, expect) {
-                    (Some(run), Some(expect)) => Some(HealthProbe::Command { run, expect }),
+                    (Some(run), Some(expect)) => Some(HealthProbe::Command {
+                        run,
+                        expect,
+                        timeout: None,
+                    }),
                     _ => None,
                 }
             }
@@ -673,7 +721,16 @@ impl Decode for HealthProbe {
         if !f.finish(d) {
             return None;
         }
-        probe
+        let Ok(t) = timeout else { return None };
+        probe.map(|mut p| {
+            match &mut p {
+                HealthProbe::Tcp { timeout, .. }
+                | HealthProbe::HttpGet { timeout, .. }
+                | HealthProbe::Login { timeout }
+                | HealthProbe::Command { timeout, .. } => *timeout = t,
+            }
+            p
+        })
     }
 }
 

@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(a.commit.save, SavePolicy::Never);
         assert_eq!(a.commit.confirm_window.to_string(), "10m");
         assert_eq!(a.drift, DriftPolicy::Overwrite);
-        assert_eq!(a.health, vec![HealthProbe::Login]);
+        assert_eq!(a.health, vec![HealthProbe::Login { timeout: None }]);
         assert_eq!(
             a.labels.values().map(|v| v.as_str()).collect::<Vec<_>>(),
             vec!["edge"]

@@ -109,10 +109,31 @@ fn object_of(
     ("scope".to_owned(), scope, Vec::new())
 }
 
+/// What vnfsync last applied to an appliance, per owned scope: the scope's path (as written in
+/// `owns`) → `sha256:` of its config then ([`tree_hash`] of that one scope). The journal keeps
+/// it in the appliance status; [`scope_hashes`] computes it.
+pub type ScopeHashes = BTreeMap<String, String>;
+
+/// The per-scope hashes of `tree` inside the owned scopes of `intended`.
+pub fn scope_hashes(intended: &Intended, tree: &ConfigTree) -> ScopeHashes {
+    intended
+        .scopes
+        .iter()
+        .map(|s| {
+            (
+                s.path.clone(),
+                tree_hash(tree, std::slice::from_ref(&Path::parse(&s.path))),
+            )
+        })
+        .collect()
+}
+
 /// Plan the change of one appliance: `running` is the device's config, `last_applied` the
-/// intended config of the last successful apply, when known (for drift).
+/// per-scope hashes of what the last successful apply left, when known. A scope whose running
+/// config no longer hashes to it has drifted (changed on the device, not by a commit); a scope
+/// it does not name is not judged.
 #[allow(clippy::type_complexity)]
-pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&ConfigTree>) -> Plan {
+pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&ScopeHashes>) -> Plan {
     let scopes = intended.scope_paths();
     let commands = vyos::diff(running, &intended.tree, &scopes);
 
@@ -160,8 +181,9 @@ pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&Con
             .scopes
             .iter()
             .filter(|s| {
-                let p = [Path::parse(&s.path)];
-                running.restrict(&p) != last.restrict(&p)
+                last.get(&s.path).is_some_and(|h| {
+                    *h != tree_hash(running, std::slice::from_ref(&Path::parse(&s.path)))
+                })
             })
             .map(|s| Drift {
                 scope: s.path.clone(),

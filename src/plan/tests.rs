@@ -106,7 +106,8 @@ fn applied_plan_is_empty_and_drift_is_reported_per_scope() {
     let p = plan(&i, &empty, None);
     assert_eq!(p.missing.len(), 5, "{:?}", p.missing);
     let applied = vyos::apply(&p.commands, &empty).expect("apply");
-    let again = plan(&i, &applied, Some(&i.tree));
+    let last = scope_hashes(&i, &i.tree);
+    let again = plan(&i, &applied, Some(&last));
     assert!(again.is_empty() && again.drift.is_empty(), "{again:?}");
     assert_eq!(again.base_hash, again.target_hash);
     // Someone changed NAT on the device.
@@ -124,7 +125,7 @@ fn applied_plan_is_empty_and_drift_is_reported_per_scope() {
             Some("192.168.1.99"),
         )
         .expect("set");
-    let drifted = plan(&i, &changed, Some(&i.tree));
+    let drifted = plan(&i, &changed, Some(&last));
     assert_eq!(
         drifted.drift,
         vec![Drift {
@@ -137,6 +138,13 @@ fn applied_plan_is_empty_and_drift_is_reported_per_scope() {
         drifted.mismatched[0].key.get("nat_destination"),
         Some(&serde_json::json!(100))
     );
+    // A new change from git on an undrifted device: commands, and no drift.
+    let fresh = plan(&i, &empty, Some(&scope_hashes(&i, &empty)));
+    assert!(!fresh.is_empty() && fresh.drift.is_empty(), "{fresh:?}");
+    // A scope the last apply did not record is not judged.
+    let mut partial = last.clone();
+    partial.remove("nat destination");
+    assert!(plan(&i, &changed, Some(&partial)).drift.is_empty());
 }
 
 #[test]

@@ -871,6 +871,14 @@ impl Appliance {
         let mut failed = false;
         let mut changed = false;
         for owner in owners {
+            if st.faults.take_subtree_failure(&owner.join(" ")) {
+                out.push_str(&format!(
+                    "\nlab fault: the commit of this subtree failed\n\n[[{}]] failed\n",
+                    owner.join(" ")
+                ));
+                failed = true;
+                continue;
+            }
             let mut candidate = st.active.clone();
             if let Err(e) = candidate.graft(&owner, &working) {
                 out.push_str(&format!("\n{e}\n\n[[{}]] failed\n", owner.join(" ")));

@@ -2,7 +2,8 @@
 //! inside the emulated appliances and to inject faults. It is not part of any VyOS behaviour.
 //!
 //! Routes, per appliance under `/appliances/{name}`:
-//! - `GET` → a summary: profile, up, pending commit-confirm, active/saved configs, sessions.
+//! - `GET` → a summary: profile, up, pending commit-confirm, active/saved configs, sessions,
+//!   reboots so far.
 //! - `GET /active` (`?format=commands|boot|json`), `GET /saved`, `GET /working`.
 //! - `GET /log` (`?since=SEQ`): every command received, oldest first.
 //! - `GET /faults`, `POST /faults` (a JSON [`Faults`], replacing the current ones).
@@ -165,6 +166,7 @@ async fn summary(State(all): State<Appliances>, Path(name): Path<String>) -> Res
         "saved": app.saved(),
         "sessions": sessions,
         "revisions": app.archive().len(),
+        "reboots": app.generation(),
         "faults": app.faults(),
     }))
     .into_response()

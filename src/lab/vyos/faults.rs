@@ -21,6 +21,11 @@ pub struct Faults {
     /// Fail the next commit with this message (nothing is committed); fires once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_next_commit: Option<String>,
+    /// Fail the part of the next commit under this owner subtree (`nat`, `protocols static`,
+    /// `system login`: the subtrees a VyOS commit runs one by one) and commit the rest: a
+    /// partial commit. Fires once, at the first commit that changes that subtree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_next_commit_of: Option<String>,
     /// Never answer a command that starts with this text (a script line, or an API request's
     /// `"<endpoint> <op>"`, such as `"configure set"` or `"retrieve showConfig"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +97,16 @@ impl FaultState {
         }
     }
 
+    /// Takes the one-shot failure of the owner subtree `owner` (words joined by a space), if
+    /// armed for it.
+    pub fn take_subtree_failure(&mut self, owner: &str) -> bool {
+        if self.faults.fail_next_commit_of.as_deref() == Some(owner) {
+            self.faults.fail_next_commit_of = None;
+            return true;
+        }
+        false
+    }
+
     /// Takes the one-shot commit failure, if armed.
     pub fn take_commit_failure(&mut self) -> Option<String> {
         self.faults.fail_next_commit.take()
@@ -119,5 +134,12 @@ mod tests {
         });
         assert_eq!(g.take_commit_failure().as_deref(), Some("boom"));
         assert_eq!(g.take_commit_failure(), None);
+        let mut h = FaultState::new(Faults {
+            fail_next_commit_of: Some("nat".into()),
+            ..Faults::default()
+        });
+        assert!(!h.take_subtree_failure("protocols static"));
+        assert!(h.take_subtree_failure("nat"));
+        assert!(!h.take_subtree_failure("nat"));
     }
 }
