@@ -384,6 +384,11 @@ impl Dictionary {
     }
 
     fn locate(&self, kind: Kind, error: TemplateError) -> DictionaryError {
+        // The template the engine names (another one, when one includes another).
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == error.template)
+            .unwrap_or(kind);
         let start = self.templates.get(kind).line;
         let line = start + error.line.map_or(0, |l| l.saturating_sub(1) as u32);
         DictionaryError {
@@ -605,8 +610,10 @@ fn compile(
                     serde_json::Value::Object(m) => m.keys().cloned().collect(),
                     _ => Vec::new(),
                 };
+                let line = template::variable_line(&src.text, &var)
+                    .map_or(src.line, |l| src.line + l.saturating_sub(1) as u32);
                 d.error(
-                    at(src.line),
+                    at(line),
                     &path,
                     format!(
                         "unknown variable `{var}`: the {} template's context has {}",
