@@ -25,7 +25,7 @@
 
 use super::boot::BootFile;
 use super::secret::{MASK, Secrets, command_value, escape_value, hidden, path_word, shown};
-use super::tree::{ConfigTree, Node};
+use super::tree::{ConfigTree, Node, Path};
 
 /// How values are quoted in config.boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +277,39 @@ pub fn render_commands_with(tree: &ConfigTree, secrets: Secrets) -> String {
     for child in tree.root().children() {
         commands_node(&mut out, &mut prefix, child, secrets);
     }
+    out
+}
+
+/// [`render_commands`] of `tree.restrict(scopes)`, without copying the tree: the lines of the
+/// subtrees at `scopes`, in tree order (what `render` hashes per owned scope).
+pub fn render_commands_within(tree: &ConfigTree, scopes: &[Path]) -> String {
+    fn within(
+        out: &mut String,
+        prefix: &mut String,
+        path: &mut Vec<String>,
+        node: &Node,
+        scopes: &[Path],
+    ) {
+        for child in node.children() {
+            path.push(child.name().to_owned());
+            if scopes.iter().any(|s| s.0 == *path) {
+                commands_node(out, prefix, child, Secrets::Show);
+            } else if scopes.iter().any(|s| s.0.starts_with(path)) {
+                let len = prefix.len();
+                prefix.push(' ');
+                prefix.push_str(&path_word(child.name()));
+                within(out, prefix, path, child, scopes);
+                prefix.truncate(len);
+            }
+            path.pop();
+        }
+    }
+    if scopes.is_empty() || scopes.iter().any(Path::is_empty) {
+        return render_commands(tree);
+    }
+    let mut out = String::new();
+    let mut prefix = String::from("set");
+    within(&mut out, &mut prefix, &mut Vec::new(), tree.root(), scopes);
     out
 }
 
