@@ -167,8 +167,11 @@ mod tests {
     #[test]
     fn issue_11_undefined_at_render_names_its_line() {
         let src = "set a 'x'\n{% if v %}\nset b {{ rule.verdict | q }}\n{% endif %}";
-        let e = render(src, serde_json::json!({"v": true, "rule": {"action": "accept"}}))
-            .unwrap_err();
+        let e = render(
+            src,
+            serde_json::json!({"v": true, "rule": {"action": "accept"}}),
+        )
+        .unwrap_err();
         assert_eq!((e.template.as_str(), e.line), ("t", Some(3)), "{e}");
         let src = "set a 'x'\n\nset b {{ nope }}";
         let e = render(src, serde_json::json!({})).unwrap_err();
