@@ -293,6 +293,7 @@ pub fn render_commands_within(tree: &ConfigTree, scopes: &[Path]) -> String {
         for child in node.children() {
             path.push(child.name().to_owned());
             if scopes.iter().any(|s| s.0 == *path) {
+                out.reserve(node_commands_len(child, prefix.len()));
                 commands_node(out, prefix, child, Secrets::Show);
             } else if scopes.iter().any(|s| s.0.starts_with(path)) {
                 let len = prefix.len();
@@ -315,21 +316,25 @@ pub fn render_commands_within(tree: &ConfigTree, scopes: &[Path]) -> String {
 
 /// The length of the commands text, assuming no value needs escaping (a capacity hint).
 fn commands_len(node: &Node, prefix: usize) -> usize {
-    let mut n = 0;
-    for child in node.children() {
-        let p = prefix + 1 + child.name().len();
-        n += if child.children().is_empty() {
-            if child.values().is_empty() {
-                p + 1
-            } else {
-                child.values().iter().map(|v| p + v.len() + 4).sum()
-            }
+    node.children()
+        .iter()
+        .map(|child| node_commands_len(child, prefix))
+        .sum()
+}
+
+/// [`commands_len`] of one node under a prefix of `prefix` bytes.
+fn node_commands_len(child: &Node, prefix: usize) -> usize {
+    let p = prefix + 1 + child.name().len();
+    let n = if child.children().is_empty() {
+        if child.values().is_empty() {
+            p + 1
         } else {
-            commands_len(child, p)
-        };
-        n += child.comment().map_or(0, |c| p + 4 + 4 + c.len());
-    }
-    n
+            child.values().iter().map(|v| p + v.len() + 4).sum()
+        }
+    } else {
+        commands_len(child, p)
+    };
+    n + child.comment().map_or(0, |c| p + 4 + 4 + c.len())
 }
 
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, secrets: Secrets) {

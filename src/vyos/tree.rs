@@ -453,22 +453,30 @@ impl ConfigTree {
     /// one under another `name`. Set commands carry no tag flags; this keeps config.boot output
     /// right for trees loaded from config.boot and then edited.
     fn infer_tags<S: AsRef<str>>(&mut self, path: &[S], first_new: usize) {
-        for k in first_new.max(2)..path.len() {
-            let Some(tag_node) = self.root.get(&path[..k - 1]) else {
-                return;
-            };
-            if !tag_node.tag {
-                continue;
-            }
+        // One walk down the path: `tag_node` is the node at `path[..k - 1]`.
+        let start = first_new.max(2);
+        if start >= path.len() {
+            return;
+        }
+        let Some(mut tag_node) = self.root.get_mut(&path[..start - 1]) else {
+            return;
+        };
+        for k in start..path.len() {
             let instance = path[k - 1].as_ref();
             let name = path[k].as_ref();
-            let inferred = tag_node
-                .children
-                .iter()
-                .filter(|i| &*i.name != instance)
-                .find_map(|i| i.child(name))
-                .is_some_and(|n| n.tag);
-            if inferred && let Some(n) = self.root.get_mut(&path[..=k]) {
+            let inferred = tag_node.tag
+                && tag_node
+                    .children
+                    .iter()
+                    .filter(|i| &*i.name != instance)
+                    .find_map(|i| i.child(name))
+                    .is_some_and(|n| n.tag);
+            let Ok(i) = tag_node.find(instance) else {
+                return;
+            };
+            tag_node = &mut tag_node.children[i];
+            if inferred && let Ok(j) = tag_node.find(name) {
+                let n = &mut tag_node.children[j];
                 n.tag = true;
                 n.leaf = false;
             }
@@ -656,6 +664,29 @@ impl ConfigTree {
             Ok(())
         }
         merge_node(&mut self.root, &other.root, &mut Vec::new())
+    }
+
+    /// Whether [`ConfigTree::merge_sets`] of `other` onto this tree would fail: at some path
+    /// one holds values and the other children. Only the nodes both have are visited.
+    pub fn sets_conflict(&self, other: &ConfigTree) -> bool {
+        fn clash(a: &Node, b: &Node) -> bool {
+            if (!a.values.is_empty() && !b.children.is_empty())
+                || (!a.children.is_empty() && !b.values.is_empty())
+            {
+                return true;
+            }
+            // Look up the children of the smaller side in the larger.
+            if a.children.len() <= b.children.len() {
+                a.children
+                    .iter()
+                    .any(|c| b.child(&c.name).is_some_and(|d| clash(c, d)))
+            } else {
+                b.children
+                    .iter()
+                    .any(|d| a.child(&d.name).is_some_and(|c| clash(c, d)))
+            }
+        }
+        clash(&self.root, &other.root)
     }
 
     /// A copy holding only the given subtrees, and bare nodes (no values or comments, the
@@ -1109,8 +1140,10 @@ mod tests {
             }
             let mut replayed = ta.clone();
             let by_replay = replay(&mut replayed, &b);
+            let conflict = ta.sets_conflict(&tb);
             let mut grafted = ta;
             let by_graft = grafted.merge_sets(&tb);
+            proptest::prop_assert_eq!(conflict, by_graft.is_err());
             proptest::prop_assert_eq!(by_replay.is_ok(), by_graft.is_ok(), "{:?} {:?}", by_replay, by_graft);
             if by_replay.is_ok() {
                 proptest::prop_assert_eq!(flags(&replayed), flags(&grafted));
