@@ -826,6 +826,8 @@ fn fragment_inside(f: &Fragment, tree: &ConfigTree, scopes: &[Path]) -> bool {
 /// once per loaded state, the appliance's own rendered now, merged in the order a replay of
 /// their commands would take. `None` when that is not the same as the replay (a resource that
 /// fails, a line outside the scopes, two fragments that clash): the caller replays then.
+/// With `check_only`, no tree is built (clashes are found pair by pair) and only the
+/// attachment objects are kept: what [`check`] needs to know that the appliance renders.
 fn from_fragments(
     state: &DesiredState,
     appliance: &Appliance,
@@ -833,10 +835,12 @@ fn from_fragments(
     groups: &BTreeMap<&str, GroupKind>,
     cache: &Fragments,
     scopes: &[Path],
+    check_only: bool,
 ) -> Option<(ConfigTree, Vec<ObjectRef>, Vec<AttachmentOrigin>)> {
     let mut tree = ConfigTree::new();
     let mut objects = Vec::new();
     let mut attachments = Vec::new();
+    let mut used: Vec<Arc<Fragment>> = Vec::new();
     for (policy, res) in state.resources_of(appliance) {
         let f =
             match policy {
@@ -856,6 +860,22 @@ fn from_fragments(
         let t = f.tree.as_ref()?;
         if !fragment_inside(&f, t, scopes) {
             return None;
+        }
+        if check_only {
+            for before in &used {
+                if before.tree.as_ref()?.sets_conflict(t) {
+                    return None;
+                }
+            }
+            for a in &f.attachments {
+                attachments.push(AttachmentOrigin {
+                    object: objects.len(),
+                    ..a.clone()
+                });
+                objects.push(f.objects[a.object].clone());
+            }
+            used.push(f);
+            continue;
         }
         tree.merge_sets(t).ok()?;
         let offset = objects.len();
@@ -920,12 +940,55 @@ fn attachment_collisions(
     errors
 }
 
+/// Render an appliance into its intended config.
 fn render_in(
     state: &DesiredState,
     appliance: &Appliance,
     dict: &Dictionary,
     cache: &Fragments,
 ) -> Result<Intended, Vec<RenderError>> {
+    let (tree, objects) = assemble(state, appliance, dict, cache, false)?;
+    let scopes = appliance
+        .owns
+        .iter()
+        .map(|s| ScopeState {
+            path: s.path.to_string(),
+            drift: s.drift,
+            hash: tree_hash(&tree, &[Path(s.path.words().to_vec())]),
+        })
+        .collect();
+    Ok(Intended {
+        appliance: appliance.name.to_string(),
+        dictionary: dict.name.to_string(),
+        firmware: dict.firmware.clone(),
+        commit: state.commit.clone(),
+        scopes,
+        tree,
+        objects,
+        patterns: dict.objects.clone(),
+    })
+}
+
+/// Whether an appliance renders, with the errors [`render_in`] would give, without making
+/// its intended config (what `check` runs for every appliance).
+fn check_renders(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    cache: &Fragments,
+) -> Result<(), Vec<RenderError>> {
+    assemble(state, appliance, dict, cache, true).map(drop)
+}
+
+/// The intended tree and objects of an appliance (with `check_only`, an empty tree and the
+/// attachment objects only), or every error.
+fn assemble(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    cache: &Fragments,
+    check_only: bool,
+) -> Result<(ConfigTree, Vec<ObjectRef>), Vec<RenderError>> {
     let mut groups = BTreeMap::new();
     for g in &appliance.existing_groups {
         groups.insert(g.name.as_str(), g.kind);
@@ -940,54 +1003,43 @@ fn render_in(
         .iter()
         .map(|s| Path(s.path.words().to_vec()))
         .collect();
-    let (tree, objects, attachments) =
-        match from_fragments(state, appliance, dict, &groups, cache, &scope_paths) {
-            Some(done) => done,
-            None => {
-                let mut r = Renderer {
-                    appliance,
-                    dict,
-                    scopes: scope_paths.clone(),
-                    groups: &groups,
-                    tree: ConfigTree::new(),
-                    objects: Vec::new(),
-                    attachments: Vec::new(),
-                    valueless: None,
-                    errors: Vec::new(),
-                };
-                for (policy, res) in state.resources_of(appliance) {
-                    r.resources(policy, res);
-                }
-                if !r.errors.is_empty() {
-                    return Err(r.errors);
-                }
-                (r.tree, r.objects, r.attachments)
+    let fast = from_fragments(
+        state,
+        appliance,
+        dict,
+        &groups,
+        cache,
+        &scope_paths,
+        check_only,
+    );
+    let (tree, objects, attachments) = match fast {
+        Some(done) => done,
+        None => {
+            let mut r = Renderer {
+                appliance,
+                dict,
+                scopes: scope_paths.clone(),
+                groups: &groups,
+                tree: ConfigTree::new(),
+                objects: Vec::new(),
+                attachments: Vec::new(),
+                valueless: None,
+                errors: Vec::new(),
+            };
+            for (policy, res) in state.resources_of(appliance) {
+                r.resources(policy, res);
             }
-        };
+            if !r.errors.is_empty() {
+                return Err(r.errors);
+            }
+            (r.tree, r.objects, r.attachments)
+        }
+    };
     let collisions = attachment_collisions(appliance, dict, &objects, &attachments);
     if !collisions.is_empty() {
         return Err(collisions);
     }
-    let scopes = appliance
-        .owns
-        .iter()
-        .zip(&scope_paths)
-        .map(|(s, p)| ScopeState {
-            path: s.path.to_string(),
-            drift: s.drift,
-            hash: tree_hash(&tree, std::slice::from_ref(p)),
-        })
-        .collect();
-    Ok(Intended {
-        appliance: appliance.name.to_string(),
-        dictionary: dict.name.to_string(),
-        firmware: dict.firmware.clone(),
-        commit: state.commit.clone(),
-        scopes,
-        tree,
-        objects,
-        patterns: dict.objects.clone(),
-    })
+    Ok((tree, objects))
 }
 
 #[cfg(test)]

@@ -184,3 +184,17 @@ fn issue_11_cached_policy_is_checked_against_each_appliances_scopes() {
         "{e:#?}"
     );
 }
+
+/// Issue 11: when an appliance's own lines and a cached policy clash (a value where the
+/// policy has a subtree), check and render both fall back to the replay and say where.
+#[test]
+fn issue_11_a_clash_between_own_lines_and_a_policy_is_reported_by_the_replay() {
+    let out = "name: out\nnat:\n  source:\n    - {number: 100, outbound_interface: eth0, source_prefix: 192.168.1.0/24, translation: masquerade}\n";
+    let a = "name: a\ndictionary: vyos-1.4\nendpoint:\n  transport: vyos-http\n  host: 127.0.0.1\n  api_key: env:K\nowns: [nat source]\npolicies: [out]\nraw:\n  - \"set nat source rule 100 'x'\"\n";
+    let e = loaded(&[("appliances/a.yaml", a), ("policies/out.yaml", out)]).expect_err("clash");
+    assert!(
+        e.iter().any(|e| e.starts_with("policies/out.yaml:")
+            && e.contains("holds values: it cannot have children")),
+        "{e:#?}"
+    );
+}
