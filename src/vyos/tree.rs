@@ -257,6 +257,15 @@ impl Node {
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
+        // Config arrives mostly in order (set commands, config.boot, rendered templates): the
+        // last child is then the node looked for, or the place of a new one.
+        if let Some(last) = self.children.last() {
+            match natural_cmp(&last.name, name) {
+                Ordering::Equal => return Ok(self.children.len() - 1),
+                Ordering::Less => return Err(self.children.len()),
+                Ordering::Greater => {}
+            }
+        }
         self.children
             .binary_search_by(|c| natural_cmp(&c.name, name))
     }
