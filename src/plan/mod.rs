@@ -129,7 +129,7 @@ pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&Con
     let mut rendered: HashMap<&[String], &ObjectRef> = HashMap::new();
     if !objects.is_empty() {
         for o in &intended.objects {
-            rendered.entry(o.path.as_slice()).or_insert(o);
+            rendered.entry(o.path.as_slice()).or_insert(&**o);
         }
     }
     let (mut missing, mut extra, mut mismatched) = (Vec::new(), Vec::new(), Vec::new());

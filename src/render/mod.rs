@@ -160,8 +160,9 @@ pub struct Intended {
     pub scopes: Vec<ScopeState>,
     /// The intended config, holding nothing outside the scopes.
     pub tree: ConfigTree,
-    /// The objects rendered, in the order they were rendered.
-    pub objects: Vec<ObjectRef>,
+    /// The objects rendered, in the order they were rendered (shared with the render of the
+    /// policy they came from).
+    pub objects: Vec<Arc<ObjectRef>>,
     /// The dictionary's object patterns, to name what the device has beyond the intended.
     pub patterns: Vec<ObjectPattern>,
 }
@@ -290,7 +291,7 @@ struct Renderer<'a> {
     scopes: Vec<Path>,
     groups: &'a BTreeMap<&'a str, GroupKind>,
     tree: ConfigTree,
-    objects: Vec<ObjectRef>,
+    objects: Vec<Arc<ObjectRef>>,
     /// The attachments rendered, by the objects they made (to find two on one object).
     attachments: Vec<AttachmentOrigin>,
     /// When rendering a fragment: the paths of valueless `set` commands (their nodes may have
@@ -437,11 +438,11 @@ impl<'a> Renderer<'a> {
         // The resource's own object is the shortest path it wrote under (a rule set's lines
         // all lie under `firewall ipv4 name X`).
         for path in seen {
-            self.objects.push(ObjectRef {
+            self.objects.push(Arc::new(ObjectRef {
                 kind: kind.to_owned(),
                 key: key.clone(),
                 path,
-            });
+            }));
         }
     }
 
@@ -713,7 +714,7 @@ struct Fragment {
     /// Its commands replayed on an empty tree; `None` when a resource did not render (the
     /// appliance is then rendered command by command, which reports each error where it arose).
     tree: Option<ConfigTree>,
-    objects: Vec<ObjectRef>,
+    objects: Vec<Arc<ObjectRef>>,
     attachments: Vec<AttachmentOrigin>,
     /// Paths of valueless `set` commands whose nodes have children in `tree`.
     inner_ends: Vec<Vec<String>>,
@@ -836,7 +837,7 @@ fn from_fragments(
     cache: &Fragments,
     scopes: &[Path],
     check_only: bool,
-) -> Option<(ConfigTree, Vec<ObjectRef>, Vec<AttachmentOrigin>)> {
+) -> Option<(ConfigTree, Vec<Arc<ObjectRef>>, Vec<AttachmentOrigin>)> {
     let mut tree = ConfigTree::new();
     let mut objects = Vec::new();
     let mut attachments = Vec::new();
@@ -872,7 +873,7 @@ fn from_fragments(
                     object: objects.len(),
                     ..a.clone()
                 });
-                objects.push(f.objects[a.object].clone());
+                objects.push(Arc::clone(&f.objects[a.object]));
             }
             used.push(f);
             continue;
@@ -895,7 +896,7 @@ fn from_fragments(
 fn attachment_collisions(
     appliance: &Appliance,
     dict: &Dictionary,
-    objects: &[ObjectRef],
+    objects: &[Arc<ObjectRef>],
     attachments: &[AttachmentOrigin],
 ) -> Vec<RenderError> {
     let mut errors = Vec::new();
@@ -988,7 +989,7 @@ fn assemble(
     dict: &Dictionary,
     cache: &Fragments,
     check_only: bool,
-) -> Result<(ConfigTree, Vec<ObjectRef>), Vec<RenderError>> {
+) -> Result<(ConfigTree, Vec<Arc<ObjectRef>>), Vec<RenderError>> {
     let mut groups = BTreeMap::new();
     for g in &appliance.existing_groups {
         groups.insert(g.name.as_str(), g.kind);
