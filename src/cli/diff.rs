@@ -162,7 +162,7 @@ fn plan_observed(
 enum Outcome {
     /// It did not render (cannot happen after `render::load`, which renders every one).
     NotRendered(Vec<render::RenderError>),
-    Planned(Result<Plan, Failed>),
+    Planned(Box<Result<Plan, Failed>>),
 }
 
 /// Render and plan one appliance against its running config from a file (`dir` given: the
@@ -177,7 +177,9 @@ fn offline_one(loaded: &render::Loaded, a: &Appliance, file: &Path, dir: bool) -
     } else {
         read_running(a, file)
     };
-    Outcome::Planned(observed.and_then(|o| plan_observed(&intended, a, o)))
+    Outcome::Planned(Box::new(
+        observed.and_then(|o| plan_observed(&intended, a, o)),
+    ))
 }
 
 /// Running configs from files need no device: the appliances are rendered, read and planned
@@ -375,7 +377,9 @@ pub fn run(args: &DiffArgs) -> Exit {
             let mut out = Vec::new();
             for a in &chosen {
                 match render::render(&loaded, a) {
-                    Ok(i) => out.push(Outcome::Planned(runtime.block_on(plan_one(&i, a, &how)))),
+                    Ok(i) => out.push(Outcome::Planned(Box::new(
+                        runtime.block_on(plan_one(&i, a, &how)),
+                    ))),
                     Err(errors) => {
                         out.push(Outcome::NotRendered(errors));
                         break;
@@ -394,12 +398,14 @@ pub fn run(args: &DiffArgs) -> Exit {
                 }
                 return Exit::BadInput;
             }
-            Outcome::Planned(Ok(p)) => report.plans.push(p),
-            Outcome::Planned(Err(f)) => {
-                bad_input |= f.bad_input;
-                device_error |= !f.bad_input;
-                report.errors.push(f.error);
-            }
+            Outcome::Planned(planned) => match *planned {
+                Ok(p) => report.plans.push(p),
+                Err(f) => {
+                    bad_input |= f.bad_input;
+                    device_error |= !f.bad_input;
+                    report.errors.push(f.error);
+                }
+            },
         }
     }
     match args.format {

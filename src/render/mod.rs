@@ -427,8 +427,8 @@ impl<'a> Renderer<'a> {
                     .push(RenderError::new(Some(at), format!("{what}: `{cmd}`: {e}")));
                 return;
             }
-            let object = match self.dict.object_of(&cmd.path) {
-                Some((o, _)) if kind != "raw" => cmd.path[..o.path.len()].to_vec(),
+            let object = match self.dict.object_len(&cmd.path) {
+                Some(n) if kind != "raw" => cmd.path[..n].to_vec(),
                 _ => cmd.path.clone(),
             };
             if !seen.contains(&object) {
@@ -803,9 +803,11 @@ fn fragment_inside(f: &Fragment, tree: &ConfigTree, scopes: &[Path]) -> bool {
             path.push(c.name().to_owned());
             let ok = if scopes.iter().any(|s| path.starts_with(&s.0)) {
                 true
-            } else if !scopes.iter().any(|s| s.0.starts_with(path)) {
-                false
-            } else if !c.values().is_empty() || c.children().is_empty() {
+            } else if !scopes.iter().any(|s| s.0.starts_with(path))
+                || !c.values().is_empty()
+                || c.children().is_empty()
+            {
+                // Off every scope's way, or a command ends here on the way to one.
                 false
             } else {
                 walk(c, path, scopes)
