@@ -33,6 +33,10 @@ fn appliance(a: usize, policies: usize) -> String {
     let refs: Vec<String> = (0..3)
         .map(|k| format!("policy-{}", (a + k) % policies))
         .collect();
+    appliance_with(a, &refs)
+}
+
+fn appliance_with(a: usize, refs: &[String]) -> String {
     format!(
         "name: edge-{a}\ndictionary: vyos-1.4\nlabels:\n  site: site-{}\nendpoint:\n  transport: vyos-http\n  host: 10.255.{}.{}\n  api_key: env:KEY_{a}\nowns:\n  - firewall ipv4\n  - nat destination\n  - protocols static route\npolicies: [{}]\nroutes:\n  - prefix: 0.0.0.0/0\n    next_hop: 192.0.2.1\n",
         a % 40,
@@ -64,8 +68,11 @@ fn benches(c: &mut Criterion) {
     let loaded = render::load(&files).expect("generated fleet must be valid");
     let mut g = c.benchmark_group("render");
     g.sample_size(10);
+    // From a cold cache: each of the 20 policies is rendered once, then put into the
+    // 1,000 trees.
     g.bench_function("render_fleet_1000x3x200", |b| {
         b.iter(|| {
+            loaded.clear_render_cache();
             loaded
                 .state
                 .appliances
@@ -79,32 +86,45 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    // One appliance, 10,000 rules; the device differs in 1 % of them.
+    // One appliance, 10,000 rules (four policies of 2,500: a policy file holds at most
+    // 1 MiB); the device differs in 1 % of them. Each sample renders from a cold cache.
     let mut one = SourceFiles::default();
-    one.files.insert(
-        "policies/policy-0.yaml".into(),
-        policy(0, 10_000).into_bytes(),
-    );
+    let refs: Vec<String> = (0..4).map(|p| format!("policy-{p}")).collect();
+    for p in 0..4 {
+        one.files.insert(
+            format!("policies/policy-{p}.yaml"),
+            policy(p, 2_500).into_bytes(),
+        );
+    }
     one.files.insert(
         "appliances/edge-0.yaml".into(),
-        appliance(0, 1).into_bytes(),
+        appliance_with(0, &refs).into_bytes(),
     );
     let big = render::load(&one).expect("10k rules valid");
     let a = &big.state.appliances[0];
     let intended = render::render(&big, a).expect("render");
+    assert_eq!(
+        intended.objects.iter().filter(|o| o.kind == "rule").count(),
+        10_000
+    );
     let mut text = vyos::render_commands(&intended.tree);
-    for r in (0..10_000).step_by(100) {
-        text = text.replacen(
-            &format!("rule {} destination port '{},", (r + 1) * 10, 1 + r % 1000),
-            &format!("rule {} destination port '{},", (r + 1) * 10, 9 + r % 1000),
-            1,
-        );
+    for p in 0..4 {
+        for r in (0..2_500).step_by(100) {
+            let at = |port: usize| {
+                format!(
+                    "name SET-{p} rule {} destination port '{port},",
+                    (r + 1) * 10
+                )
+            };
+            text = text.replacen(&at(1 + r % 1000), &at(9 + r % 1000), 1);
+        }
     }
     let running = vyos::ConfigTree::parse_commands(&text).expect("running");
     let p = plan::plan(&intended, &running, None);
     assert_eq!(p.mismatched.len(), 100);
     g.bench_function("render_and_plan_10000_rules_1pct_changed", |b| {
         b.iter(|| {
+            big.clear_render_cache();
             let i = render::render(black_box(&big), a).expect("render");
             plan::plan(&i, black_box(&running), None).commands.len()
         })

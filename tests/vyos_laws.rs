@@ -295,6 +295,35 @@ proptest! {
         prop_assert!(vyos::diff(&applied, &tb, std::slice::from_ref(&scope)).is_empty());
     }
 
+    /// Issue 11: the commands of the owned scopes, rendered in place, are those of the
+    /// restricted copy (what `render` hashes).
+    #[test]
+    fn commands_within_scopes_are_those_of_the_restricted_tree(
+        a in spec(),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        cut in 0usize..3,
+    ) {
+        let t = build(&a);
+        let candidates = paths(&t);
+        prop_assume!(!candidates.is_empty());
+        let scopes: Vec<Path> = picks
+            .iter()
+            .map(|p| {
+                let mut words = p.get(&candidates).clone();
+                // Also scopes that end above a node, and ones that name nothing there.
+                words.truncate(words.len().saturating_sub(cut).max(1));
+                if cut == 2 {
+                    words.push("nowhere".into());
+                }
+                Path(words)
+            })
+            .collect();
+        prop_assert_eq!(
+            vyos::render_commands_within(&t, &scopes),
+            render_commands(&t.restrict(&scopes))
+        );
+    }
+
     #[test]
     fn parsers_never_panic_on_any_string(s in any::<String>()) {
         let _ = ConfigTree::parse_any(&s);

@@ -142,12 +142,87 @@ async fn observe(a: &Appliance, how: &Observe<'_>) -> Result<(ConfigTree, Option
 }
 
 async fn plan_one(intended: &Intended, a: &Appliance, how: &Observe<'_>) -> Result<Plan, Failed> {
-    let (running, release) = observe(a, how).await?;
+    let observed = observe(a, how).await?;
+    plan_observed(intended, a, observed)
+}
+
+fn plan_observed(
+    intended: &Intended,
+    a: &Appliance,
+    (running, release): (ConfigTree, Option<String>),
+) -> Result<Plan, Failed> {
     if let Some(release) = release {
         plan::check_version(intended, &release)
             .map_err(|e| failed(a, false, "VNF_INVALID", e.to_string()))?;
     }
     Ok(plan::plan(intended, &running, None))
+}
+
+/// What became of one appliance.
+enum Outcome {
+    /// It did not render (cannot happen after `render::load`, which renders every one).
+    NotRendered(Vec<render::RenderError>),
+    Planned(Box<Result<Plan, Failed>>),
+}
+
+/// Render and plan one appliance against its running config from a file (`dir` given: the
+/// appliance's file in that directory).
+fn offline_one(loaded: &render::Loaded, a: &Appliance, file: &Path, dir: bool) -> Outcome {
+    let intended = match render::render(loaded, a) {
+        Ok(i) => i,
+        Err(errors) => return Outcome::NotRendered(errors),
+    };
+    let observed = if dir {
+        find_in_dir(a, file).and_then(|f| read_running(a, &f))
+    } else {
+        read_running(a, file)
+    };
+    Outcome::Planned(Box::new(
+        observed.and_then(|o| plan_observed(&intended, a, o)),
+    ))
+}
+
+/// Running configs from files need no device: the appliances are rendered, read and planned
+/// on every core, and the outcomes kept in appliance order.
+fn plan_offline(
+    loaded: &render::Loaded,
+    chosen: &[&Appliance],
+    file: &Path,
+    dir: bool,
+) -> Vec<Outcome> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, chosen.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<Outcome>> = (0..chosen.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(a) = chosen.get(i) else {
+                            break;
+                        };
+                        mine.push((i, offline_one(loaded, a, file, dir)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(mine) => {
+                    for (i, o) in mine {
+                        out[i] = Some(o);
+                    }
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    out.into_iter().flatten().collect()
 }
 
 fn key_text(e: &Entry) -> String {
@@ -295,24 +370,42 @@ pub fn run(args: &DiffArgs) -> Exit {
         plans: Vec::new(),
         errors: Vec::new(),
     };
+    let outcomes = match how {
+        Observe::File(f) => plan_offline(&loaded, &chosen, f, false),
+        Observe::Dir(d) => plan_offline(&loaded, &chosen, d, true),
+        Observe::Device(_) => {
+            let mut out = Vec::new();
+            for a in &chosen {
+                match render::render(&loaded, a) {
+                    Ok(i) => out.push(Outcome::Planned(Box::new(
+                        runtime.block_on(plan_one(&i, a, &how)),
+                    ))),
+                    Err(errors) => {
+                        out.push(Outcome::NotRendered(errors));
+                        break;
+                    }
+                }
+            }
+            out
+        }
+    };
     let (mut bad_input, mut device_error) = (false, false);
-    for a in chosen {
-        let intended = match render::render(&loaded, a) {
-            Ok(i) => i,
-            Err(errors) => {
+    for (a, outcome) in chosen.iter().zip(outcomes) {
+        match outcome {
+            Outcome::NotRendered(errors) => {
                 for e in errors {
                     eprintln!("{}", e.into_diagnostic(a));
                 }
                 return Exit::BadInput;
             }
-        };
-        match runtime.block_on(plan_one(&intended, a, &how)) {
-            Ok(p) => report.plans.push(p),
-            Err(f) => {
-                bad_input |= f.bad_input;
-                device_error |= !f.bad_input;
-                report.errors.push(f.error);
-            }
+            Outcome::Planned(planned) => match *planned {
+                Ok(p) => report.plans.push(p),
+                Err(f) => {
+                    bad_input |= f.bad_input;
+                    device_error |= !f.bad_input;
+                    report.errors.push(f.error);
+                }
+            },
         }
     }
     match args.format {

@@ -170,6 +170,21 @@ impl PathPattern {
         Some(caps)
     }
 
+    /// Whether `path` begins with a full match of this pattern ([`Self::match_prefix`]
+    /// without collecting the captures).
+    pub fn matches_prefix<S: AsRef<str>>(&self, path: &[S]) -> bool {
+        for (i, w) in self.words.iter().enumerate() {
+            if *w == Word::Rest {
+                return true;
+            }
+            match path.get(i) {
+                Some(word) if Self::word_matches(w, word.as_ref()) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Whether `scope` is an instance of this pattern or of a leading part of it, or lies
     /// below a `**`: the paths this pattern makes known.
     pub fn admits<S: AsRef<str>>(&self, scope: &[S]) -> bool {
@@ -384,6 +399,11 @@ impl Dictionary {
     }
 
     fn locate(&self, kind: Kind, error: TemplateError) -> DictionaryError {
+        // The template the engine names (another one, when one includes another).
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == error.template)
+            .unwrap_or(kind);
         let start = self.templates.get(kind).line;
         let line = start + error.line.map_or(0, |l| l.saturating_sub(1) as u32);
         DictionaryError {
@@ -412,6 +432,16 @@ impl Dictionary {
             .iter()
             .filter_map(|o| o.path.match_prefix(path).map(|c| (o, c)))
             .max_by_key(|(o, _)| o.path.len())
+    }
+
+    /// The number of words of the object `path` belongs to ([`Self::object_of`] without the
+    /// captures).
+    pub fn object_len<S: AsRef<str>>(&self, path: &[S]) -> Option<usize> {
+        self.objects
+            .iter()
+            .filter(|o| o.path.matches_prefix(path))
+            .map(|o| o.path.len())
+            .max()
     }
 
     /// Whether this dictionary knows `path` (an object path, a leading part of one, or a
@@ -605,8 +635,10 @@ fn compile(
                     serde_json::Value::Object(m) => m.keys().cloned().collect(),
                     _ => Vec::new(),
                 };
+                let line = template::variable_line(&src.text, &var)
+                    .map_or(src.line, |l| src.line + l.saturating_sub(1) as u32);
                 d.error(
-                    at(src.line),
+                    at(line),
                     &path,
                     format!(
                         "unknown variable `{var}`: the {} template's context has {}",
@@ -862,6 +894,7 @@ mod tests {
             ])
         );
         assert!(p.match_prefix(&path[..4]).is_none());
+        assert!(p.matches_prefix(&path) && !p.matches_prefix(&path[..4]));
         assert!(p.admits(&["firewall", "ipv4", "name", "X"]));
         assert!(!p.admits(&["firewall", "name", "X"]));
         let rest: PathPattern = "system **".parse().expect("ok");

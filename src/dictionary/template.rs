@@ -51,16 +51,37 @@ fn quote(v: Value) -> Result<String, minijinja::Error> {
     Ok(format!("'{}'", crate::vyos::secret::escape_value(&text)))
 }
 
+/// The engine's error as ours, with the template and line the engine names (the template
+/// that failed may not be the one that was rendered, once one includes another).
 fn convert(template: &str, e: &minijinja::Error) -> TemplateError {
     let message = match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
     };
     TemplateError {
-        template: template.to_owned(),
+        template: e.name().unwrap_or(template).to_owned(),
         line: e.line(),
         message,
     }
+}
+
+/// The 1-based line of `source` where the dotted variable `var` (`rule.source.port`, as
+/// [`Templates::variables`] names it) is first written, when it is written out whole: the
+/// engine reports unknown variables without a place.
+pub fn variable_line(source: &str, var: &str) -> Option<usize> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(i) = source[from..].find(var) {
+        let at = from + i;
+        let end = at + var.len();
+        let before = source[..at].chars().next_back();
+        let after = source[end..].chars().next();
+        if !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident) {
+            return Some(source[..at].matches('\n').count() + 1);
+        }
+        from = end;
+    }
+    None
 }
 
 impl Default for Templates {
@@ -129,6 +150,33 @@ mod tests {
         assert!(e.message.contains("single quote"), "{e}");
         let e = render("set a {{ v | q }}", serde_json::json!({"v": null})).unwrap_err();
         assert!(e.message.contains("absent value"), "{e}");
+    }
+
+    #[test]
+    fn variables_are_found_on_their_line() {
+        let src = "{% set base = rule.number %}\nset {{ base }} {{ rule.numbers }}\n{{ rule.verdict | q }}";
+        assert_eq!(variable_line(src, "rule.verdict"), Some(3));
+        assert_eq!(variable_line(src, "rule.numbers"), Some(2));
+        assert_eq!(variable_line(src, "rule.number"), Some(1));
+        assert_eq!(variable_line(src, "number"), None);
+        assert_eq!(variable_line(src, "rule.nope"), None);
+    }
+
+    /// Issue 11: an unknown variable met while rendering is reported at the line that uses
+    /// it, not at the template's first line.
+    #[test]
+    fn issue_11_undefined_at_render_names_its_line() {
+        let src = "set a 'x'\n{% if v %}\nset b {{ rule.verdict | q }}\n{% endif %}";
+        let e = render(
+            src,
+            serde_json::json!({"v": true, "rule": {"action": "accept"}}),
+        )
+        .unwrap_err();
+        assert_eq!((e.template.as_str(), e.line), ("t", Some(3)), "{e}");
+        let src = "set a 'x'\n\nset b {{ nope }}";
+        let e = render(src, serde_json::json!({})).unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("undefined"), "{e}");
     }
 
     #[test]

@@ -9,13 +9,13 @@
 //! (SHA-256 of appliance, normalised commands and base hash: DESIGN invariant 4).
 //! Pure: no IO, no clock. Must not render (that is `render`) or talk to devices.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::model::DriftPolicy;
-use crate::render::{Intended, sha256, tree_hash};
+use crate::render::{Intended, ObjectRef, sha256, tree_hash};
 use crate::vyos::{self, Command, ConfigTree, Path};
 
 /// One object that differs, named by the model's keys.
@@ -138,18 +138,26 @@ pub fn plan(intended: &Intended, running: &ConfigTree, last_applied: Option<&Sco
     let commands = vyos::diff(running, &intended.tree, &scopes);
 
     let mut objects: Vec<(String, Vec<String>, Vec<(String, String)>)> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<String>> = std::collections::HashSet::new();
     for cmd in &commands {
         let o = object_of(intended, &scopes, &cmd.path);
-        if !objects.iter().any(|(_, p, _)| *p == o.1) {
+        if seen.insert(o.1.clone()) {
             objects.push(o);
         }
     }
     objects.sort_by(|a, b| vyos::tree::path_cmp(&a.1, &b.1));
+    // The first object rendered at each path (a scan per entry is quadratic on a big device).
+    let mut rendered: HashMap<&[String], &ObjectRef> = HashMap::new();
+    if !objects.is_empty() {
+        for o in &intended.objects {
+            rendered.entry(o.path.as_slice()).or_insert(&**o);
+        }
+    }
     let (mut missing, mut extra, mut mismatched) = (Vec::new(), Vec::new(), Vec::new());
     for (kind, path, caps) in objects {
         let in_intended = intended.tree.get(&path).is_some();
         let in_running = running.get(&path).is_some();
-        let known = intended.objects.iter().find(|o| o.path == path);
+        let known = rendered.get(path.as_slice()).copied();
         let entry = Entry {
             kind: known.map_or(kind, |o| o.kind.clone()),
             key: known.map_or_else(

@@ -6,7 +6,7 @@
 //!
 //! Owns nothing but the wording of those refusals; the data comes from the dictionary.
 
-use super::{Loaded, render_with};
+use super::{Loaded, check_renders};
 use crate::dictionary::Dictionary;
 use crate::model::decode::{Decoder, Diagnostic, Located, did_you_mean};
 use crate::model::{Appliance, OwnedScope};
@@ -54,7 +54,7 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
         if diags.len() > before {
             continue;
         }
-        if let Err(errors) = render_with(&loaded.state, a, dict) {
+        if let Err(errors) = check_renders(&loaded.state, a, dict, &loaded.fragments) {
             diags.extend(errors.into_iter().map(|e| e.into_diagnostic(a)));
         }
     }

@@ -14,7 +14,8 @@
 
 mod check;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -34,7 +35,7 @@ use crate::model::{
     TrafficMatch,
 };
 use crate::source::SourceFiles;
-use crate::vyos::{self, Command, ConfigTree, Op, Path, SetMode};
+use crate::vyos::{self, Command, ConfigTree, Node, Op, Path, SetMode};
 
 /// Read the output of a dictionary template with the VyOS command parser. Every line must be a
 /// `set` command; blank lines are skipped. Template output is machine-made: values are quoted
@@ -70,17 +71,27 @@ fn set_only(
 }
 
 /// A desired state with its dictionaries, checked as a whole.
+///
+/// It keeps what each policy rendered to (per dictionary and group kinds), so that the
+/// appliances sharing a policy render its templates once: change `state.policies` or
+/// `dictionaries` of a loaded state only after [`Loaded::clear_render_cache`].
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub state: DesiredState,
     /// Dictionaries in effect (the state's own first, then shipped), by name.
     pub dictionaries: BTreeMap<String, Dictionary>,
+    fragments: Arc<Fragments>,
 }
 
 impl Loaded {
     /// The dictionary of an appliance (present for every appliance of a loaded state).
     pub fn dictionary_of(&self, a: &Appliance) -> Option<&Dictionary> {
         self.dictionaries.get(a.dictionary.as_str())
+    }
+
+    /// Forget what the policies rendered to: the next [`render()`] renders them again.
+    pub fn clear_render_cache(&self) {
+        self.fragments.clear();
     }
 }
 
@@ -102,6 +113,7 @@ pub fn load_with(files: &SourceFiles, opts: model::LoadOptions) -> Result<Loaded
             let loaded = Loaded {
                 state,
                 dictionaries,
+                fragments: Arc::default(),
             };
             diags.extend(check(&loaded));
             if diags.is_empty() {
@@ -148,8 +160,9 @@ pub struct Intended {
     pub scopes: Vec<ScopeState>,
     /// The intended config, holding nothing outside the scopes.
     pub tree: ConfigTree,
-    /// The objects rendered, in the order they were rendered.
-    pub objects: Vec<ObjectRef>,
+    /// The objects rendered, in the order they were rendered (shared with the render of the
+    /// policy they came from).
+    pub objects: Vec<Arc<ObjectRef>>,
     /// The dictionary's object patterns, to name what the device has beyond the intended.
     pub patterns: Vec<ObjectPattern>,
 }
@@ -174,7 +187,7 @@ pub fn sha256(text: &[u8]) -> String {
 
 /// The hash of a tree's content inside `scopes`: its `show configuration commands` text.
 pub fn tree_hash(tree: &ConfigTree, scopes: &[Path]) -> String {
-    sha256(vyos::render_commands(&tree.restrict(scopes)).as_bytes())
+    sha256(vyos::render_commands_within(tree, scopes).as_bytes())
 }
 
 /// Why an appliance could not be rendered, with where: the desired-state resource and, when
@@ -276,10 +289,27 @@ struct Renderer<'a> {
     appliance: &'a Appliance,
     dict: &'a Dictionary,
     scopes: Vec<Path>,
-    groups: BTreeMap<&'a str, GroupKind>,
+    groups: &'a BTreeMap<&'a str, GroupKind>,
     tree: ConfigTree,
-    objects: Vec<ObjectRef>,
+    objects: Vec<Arc<ObjectRef>>,
+    /// The attachments rendered, by the objects they made (to find two on one object).
+    attachments: Vec<AttachmentOrigin>,
+    /// When rendering a fragment: the paths of valueless `set` commands (their nodes may have
+    /// children by the end, which a walk of the tree would not see as ends of commands).
+    valueless: Option<Vec<Vec<String>>>,
     errors: Vec<RenderError>,
+}
+
+/// Where an attachment object came from, to name both sides of a collision.
+#[derive(Debug, Clone)]
+struct AttachmentOrigin {
+    /// Index into the objects.
+    object: usize,
+    what: String,
+    at: Located,
+    number: u32,
+    /// The number was derived, not given with `number:`.
+    derived: bool,
 }
 
 fn key(pairs: &[(&str, serde_json::Value)]) -> BTreeMap<String, serde_json::Value> {
@@ -387,13 +417,18 @@ impl<'a> Renderer<'a> {
                 ));
                 return;
             }
+            if cmd.value.is_none()
+                && let Some(v) = &mut self.valueless
+            {
+                v.push(cmd.path.clone());
+            }
             if let Err(e) = vyos::apply_command(&mut self.tree, &cmd, SetMode::Add) {
                 self.errors
                     .push(RenderError::new(Some(at), format!("{what}: `{cmd}`: {e}")));
                 return;
             }
-            let object = match self.dict.object_of(&cmd.path) {
-                Some((o, _)) if kind != "raw" => cmd.path[..o.path.len()].to_vec(),
+            let object = match self.dict.object_len(&cmd.path) {
+                Some(n) if kind != "raw" => cmd.path[..n].to_vec(),
                 _ => cmd.path.clone(),
             };
             if !seen.contains(&object) {
@@ -403,11 +438,11 @@ impl<'a> Renderer<'a> {
         // The resource's own object is the shortest path it wrote under (a rule set's lines
         // all lie under `firewall ipv4 name X`).
         for path in seen {
-            self.objects.push(ObjectRef {
+            self.objects.push(Arc::new(ObjectRef {
                 kind: kind.to_owned(),
                 key: key.clone(),
                 path,
-            });
+            }));
         }
     }
 
@@ -489,6 +524,7 @@ impl<'a> Renderer<'a> {
                     }
                 };
                 let number = att.number_for(&set.name).0;
+                let first = self.objects.len();
                 let ctx = AttachmentContext {
                     set: sc.clone(),
                     attachment: AttachmentCtx {
@@ -504,6 +540,15 @@ impl<'a> Renderer<'a> {
                     ("number", number.into()),
                 ]);
                 self.emit(Kind::Attachment, ctx, &set.at, &what, k);
+                for object in first..self.objects.len() {
+                    self.attachments.push(AttachmentOrigin {
+                        object,
+                        what: what.clone(),
+                        at: set.at.clone(),
+                        number,
+                        derived: att.number.is_none(),
+                    });
+                }
             }
         }
         for n in &r.nat.destination {
@@ -649,7 +694,7 @@ pub fn render(loaded: &Loaded, appliance: &Appliance) -> Result<Intended, Vec<Re
             format!("dictionary `{}` does not exist", appliance.dictionary),
         )]);
     };
-    render_with(&loaded.state, appliance, dict)
+    render_in(&loaded.state, appliance, dict, &loaded.fragments)
 }
 
 /// Render one appliance with a given dictionary.
@@ -658,45 +703,261 @@ pub fn render_with(
     appliance: &Appliance,
     dict: &Dictionary,
 ) -> Result<Intended, Vec<RenderError>> {
-    let sources: Vec<(Option<&Policy>, &Resources)> = state.resources_of(appliance).collect();
-    let mut groups = BTreeMap::new();
-    for g in &appliance.existing_groups {
-        groups.insert(g.name.as_str(), g.kind);
+    render_in(state, appliance, dict, &Fragments::default())
+}
+
+/// What one block of resources (a policy's, or an appliance's own) renders to with one
+/// dictionary and one reading of the groups its rules name. Nothing else of the appliance
+/// goes in, so every appliance with that policy, dictionary and group kinds gets the same.
+#[derive(Debug)]
+struct Fragment {
+    /// Its commands replayed on an empty tree; `None` when a resource did not render (the
+    /// appliance is then rendered command by command, which reports each error where it arose).
+    tree: Option<ConfigTree>,
+    objects: Vec<Arc<ObjectRef>>,
+    attachments: Vec<AttachmentOrigin>,
+    /// Paths of valueless `set` commands whose nodes have children in `tree`.
+    inner_ends: Vec<Vec<String>>,
+}
+
+/// Which fragment: dictionary, policy, and the kind of each group its rules name.
+type FragmentKey = (String, String, Vec<Option<GroupKind>>);
+
+/// The fragments of the policies of a loaded state, rendered on first use.
+#[derive(Debug, Default)]
+struct Fragments {
+    map: Mutex<HashMap<FragmentKey, Arc<Fragment>>>,
+}
+
+impl Fragments {
+    fn clear(&self) {
+        self.lock().clear();
     }
-    for (_, r) in &sources {
-        for g in &r.groups {
-            groups.insert(g.name.as_str(), g.kind);
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FragmentKey, Arc<Fragment>>> {
+        // A panic while rendering leaves nothing half-inserted: the map stays usable.
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The group names the rules of `r` refer to, in order of first use.
+fn group_refs(r: &Resources) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for set in &r.rule_sets {
+        for rule in &set.rules {
+            for m in [&rule.source, &rule.destination].into_iter().flatten() {
+                if let Some(g) = &m.group
+                    && !out.contains(&g.as_str())
+                {
+                    out.push(g.as_str());
+                }
+            }
         }
     }
+    out
+}
+
+fn fragment<'a>(
+    appliance: &'a Appliance,
+    dict: &'a Dictionary,
+    groups: &'a BTreeMap<&'a str, GroupKind>,
+    policy: Option<&'a Policy>,
+    resources: &'a Resources,
+) -> Fragment {
     let mut r = Renderer {
         appliance,
         dict,
-        scopes: appliance
-            .owns
-            .iter()
-            .map(|s| Path(s.path.words().to_vec()))
-            .collect(),
+        // Everything is inside: the appliance's scopes are checked when the fragment is used.
+        scopes: vec![Path::default()],
         groups,
         tree: ConfigTree::new(),
         objects: Vec::new(),
+        attachments: Vec::new(),
+        valueless: Some(Vec::new()),
         errors: Vec::new(),
     };
-    for (policy, res) in sources {
-        r.resources(policy, res);
+    r.resources(policy, resources);
+    let inner_ends = r
+        .valueless
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| r.tree.get(p).is_some_and(|n| !n.children().is_empty()))
+        .collect();
+    Fragment {
+        tree: r.errors.is_empty().then_some(r.tree),
+        objects: r.objects,
+        attachments: r.attachments,
+        inner_ends,
     }
-    if !r.errors.is_empty() {
-        return Err(r.errors);
+}
+
+/// Whether every command of a fragment lies inside `scopes`: what lies under a scope is in;
+/// on the way to a scope, only the ends of commands (values, leaves, and valueless sets whose
+/// nodes got children) are out.
+fn fragment_inside(f: &Fragment, tree: &ConfigTree, scopes: &[Path]) -> bool {
+    fn walk(node: &Node, path: &mut Vec<String>, scopes: &[Path]) -> bool {
+        for c in node.children() {
+            path.push(c.name().to_owned());
+            let ok = if scopes.iter().any(|s| path.starts_with(&s.0)) {
+                true
+            } else if !scopes.iter().any(|s| s.0.starts_with(path))
+                || !c.values().is_empty()
+                || c.children().is_empty()
+            {
+                // Off every scope's way, or a command ends here on the way to one.
+                false
+            } else {
+                walk(c, path, scopes)
+            };
+            path.pop();
+            if !ok {
+                return false;
+            }
+        }
+        true
     }
+    walk(tree.root(), &mut Vec::new(), scopes)
+        && f.inner_ends
+            .iter()
+            .all(|p| scopes.iter().any(|s| p.starts_with(&s.0)))
+}
+
+/// The tree, objects and attachments of an appliance from fragments: each policy's rendered
+/// once per loaded state, the appliance's own rendered now, merged in the order a replay of
+/// their commands would take. `None` when that is not the same as the replay (a resource that
+/// fails, a line outside the scopes, two fragments that clash): the caller replays then.
+/// With `check_only`, no tree is built (clashes are found pair by pair) and only the
+/// attachment objects are kept: what [`check`] needs to know that the appliance renders.
+fn from_fragments(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    groups: &BTreeMap<&str, GroupKind>,
+    cache: &Fragments,
+    scopes: &[Path],
+    check_only: bool,
+) -> Option<(ConfigTree, Vec<Arc<ObjectRef>>, Vec<AttachmentOrigin>)> {
+    let mut tree = ConfigTree::new();
+    let mut objects = Vec::new();
+    let mut attachments = Vec::new();
+    let mut used: Vec<Arc<Fragment>> = Vec::new();
+    for (policy, res) in state.resources_of(appliance) {
+        let f =
+            match policy {
+                None => Arc::new(fragment(appliance, dict, groups, None, res)),
+                Some(p) => {
+                    let kinds = group_refs(res)
+                        .into_iter()
+                        .map(|g| groups.get(g).copied())
+                        .collect();
+                    let key = (dict.name.to_string(), p.name.to_string(), kinds);
+                    let mut map = cache.lock();
+                    Arc::clone(map.entry(key).or_insert_with(|| {
+                        Arc::new(fragment(appliance, dict, groups, policy, res))
+                    }))
+                }
+            };
+        let t = f.tree.as_ref()?;
+        if !fragment_inside(&f, t, scopes) {
+            return None;
+        }
+        if check_only {
+            for before in &used {
+                if before.tree.as_ref()?.sets_conflict(t) {
+                    return None;
+                }
+            }
+            for a in &f.attachments {
+                attachments.push(AttachmentOrigin {
+                    object: objects.len(),
+                    ..a.clone()
+                });
+                objects.push(Arc::clone(&f.objects[a.object]));
+            }
+            used.push(f);
+            continue;
+        }
+        tree.merge_sets(t).ok()?;
+        let offset = objects.len();
+        objects.extend(f.objects.iter().cloned());
+        attachments.extend(f.attachments.iter().map(|a| AttachmentOrigin {
+            object: a.object + offset,
+            ..a.clone()
+        }));
+    }
+    Some((tree, objects, attachments))
+}
+
+/// Two attachments whose jump rules got one number (a derived number can collide) would
+/// silently merge into one rule holding two jump targets: refuse, naming both. Attachments
+/// that are not jump rules (VyOS 1.3 binds rule sets to interfaces, where an IPv4 and an IPv6
+/// rule set share one object) are not numbered and are left alone.
+fn attachment_collisions(
+    appliance: &Appliance,
+    dict: &Dictionary,
+    objects: &[Arc<ObjectRef>],
+    attachments: &[AttachmentOrigin],
+) -> Vec<RenderError> {
+    let mut errors = Vec::new();
+    let mut by_path: HashMap<&[String], &AttachmentOrigin> = HashMap::new();
+    for a in attachments {
+        let object = &objects[a.object];
+        let numbered = dict.object_of(&object.path).is_some_and(|(_, caps)| {
+            caps.iter()
+                .any(|(k, v)| k == "number" && *v == a.number.to_string())
+        });
+        if !numbered {
+            continue;
+        }
+        let Some(first) = by_path.get(object.path.as_slice()).copied() else {
+            by_path.insert(&object.path, a);
+            continue;
+        };
+        if objects[first.object].key == object.key {
+            continue;
+        }
+        let how = |o: &AttachmentOrigin| {
+            if o.derived {
+                "derived: it has no `number:`"
+            } else {
+                "given with `number:`"
+            }
+        };
+        errors.push(RenderError::new(
+            Some(&a.at),
+            format!(
+                "appliance `{}`: {} ({}) and {} ({}) both get jump-rule number {}, so both would be `{}`; give one of them another `number:` on its attachment",
+                appliance.name,
+                first.what,
+                how(first),
+                a.what,
+                how(a),
+                a.number,
+                object.path.join(" ")
+            ),
+        ));
+    }
+    errors
+}
+
+/// Render an appliance into its intended config.
+fn render_in(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    cache: &Fragments,
+) -> Result<Intended, Vec<RenderError>> {
+    let (tree, objects) = assemble(state, appliance, dict, cache, false)?;
     let scopes = appliance
         .owns
         .iter()
-        .map(|s| {
-            let p = Path(s.path.words().to_vec());
-            ScopeState {
-                path: s.path.to_string(),
-                drift: s.drift,
-                hash: tree_hash(&r.tree, std::slice::from_ref(&p)),
-            }
+        .map(|s| ScopeState {
+            path: s.path.to_string(),
+            drift: s.drift,
+            hash: tree_hash(&tree, &[Path(s.path.words().to_vec())]),
         })
         .collect();
     Ok(Intended {
@@ -705,10 +966,83 @@ pub fn render_with(
         firmware: dict.firmware.clone(),
         commit: state.commit.clone(),
         scopes,
-        tree: r.tree,
-        objects: r.objects,
+        tree,
+        objects,
         patterns: dict.objects.clone(),
     })
+}
+
+/// Whether an appliance renders, with the errors [`render_in`] would give, without making
+/// its intended config (what `check` runs for every appliance).
+fn check_renders(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    cache: &Fragments,
+) -> Result<(), Vec<RenderError>> {
+    assemble(state, appliance, dict, cache, true).map(drop)
+}
+
+/// The intended tree and objects of an appliance (with `check_only`, an empty tree and the
+/// attachment objects only), or every error.
+fn assemble(
+    state: &DesiredState,
+    appliance: &Appliance,
+    dict: &Dictionary,
+    cache: &Fragments,
+    check_only: bool,
+) -> Result<(ConfigTree, Vec<Arc<ObjectRef>>), Vec<RenderError>> {
+    let mut groups = BTreeMap::new();
+    for g in &appliance.existing_groups {
+        groups.insert(g.name.as_str(), g.kind);
+    }
+    for (_, r) in state.resources_of(appliance) {
+        for g in &r.groups {
+            groups.insert(g.name.as_str(), g.kind);
+        }
+    }
+    let scope_paths: Vec<Path> = appliance
+        .owns
+        .iter()
+        .map(|s| Path(s.path.words().to_vec()))
+        .collect();
+    let fast = from_fragments(
+        state,
+        appliance,
+        dict,
+        &groups,
+        cache,
+        &scope_paths,
+        check_only,
+    );
+    let (tree, objects, attachments) = match fast {
+        Some(done) => done,
+        None => {
+            let mut r = Renderer {
+                appliance,
+                dict,
+                scopes: scope_paths.clone(),
+                groups: &groups,
+                tree: ConfigTree::new(),
+                objects: Vec::new(),
+                attachments: Vec::new(),
+                valueless: None,
+                errors: Vec::new(),
+            };
+            for (policy, res) in state.resources_of(appliance) {
+                r.resources(policy, res);
+            }
+            if !r.errors.is_empty() {
+                return Err(r.errors);
+            }
+            (r.tree, r.objects, r.attachments)
+        }
+    };
+    let collisions = attachment_collisions(appliance, dict, &objects, &attachments);
+    if !collisions.is_empty() {
+        return Err(collisions);
+    }
+    Ok((tree, objects))
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ pub use diff::{
 pub use natural::natural_cmp;
 pub use render::{
     BootStyle, EmptyNode, Quoting, render_boot, render_boot_file, render_commands,
-    render_commands_masked, render_commands_with, render_json, render_json_with, render_show,
+    render_commands_masked, render_commands_with, render_commands_within, render_json,
+    render_json_with, render_show,
 };
 pub use secret::{MASK, Secrets, is_secret};
 pub use tree::{

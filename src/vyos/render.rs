@@ -25,7 +25,7 @@
 
 use super::boot::BootFile;
 use super::secret::{MASK, Secrets, command_value, escape_value, hidden, path_word, shown};
-use super::tree::{ConfigTree, Node};
+use super::tree::{ConfigTree, Node, Path};
 
 /// How values are quoted in config.boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,23 +280,61 @@ pub fn render_commands_with(tree: &ConfigTree, secrets: Secrets) -> String {
     out
 }
 
+/// [`render_commands`] of `tree.restrict(scopes)`, without copying the tree: the lines of the
+/// subtrees at `scopes`, in tree order (what `render` hashes per owned scope).
+pub fn render_commands_within(tree: &ConfigTree, scopes: &[Path]) -> String {
+    fn within(
+        out: &mut String,
+        prefix: &mut String,
+        path: &mut Vec<String>,
+        node: &Node,
+        scopes: &[Path],
+    ) {
+        for child in node.children() {
+            path.push(child.name().to_owned());
+            if scopes.iter().any(|s| s.0 == *path) {
+                out.reserve(node_commands_len(child, prefix.len()));
+                commands_node(out, prefix, child, Secrets::Show);
+            } else if scopes.iter().any(|s| s.0.starts_with(path)) {
+                let len = prefix.len();
+                prefix.push(' ');
+                prefix.push_str(&path_word(child.name()));
+                within(out, prefix, path, child, scopes);
+                prefix.truncate(len);
+            }
+            path.pop();
+        }
+    }
+    if scopes.is_empty() || scopes.iter().any(Path::is_empty) {
+        return render_commands(tree);
+    }
+    let mut out = String::new();
+    let mut prefix = String::from("set");
+    within(&mut out, &mut prefix, &mut Vec::new(), tree.root(), scopes);
+    out
+}
+
 /// The length of the commands text, assuming no value needs escaping (a capacity hint).
 fn commands_len(node: &Node, prefix: usize) -> usize {
-    let mut n = 0;
-    for child in node.children() {
-        let p = prefix + 1 + child.name().len();
-        n += if child.children().is_empty() {
-            if child.values().is_empty() {
-                p + 1
-            } else {
-                child.values().iter().map(|v| p + v.len() + 4).sum()
-            }
+    node.children()
+        .iter()
+        .map(|child| node_commands_len(child, prefix))
+        .sum()
+}
+
+/// [`commands_len`] of one node under a prefix of `prefix` bytes.
+fn node_commands_len(child: &Node, prefix: usize) -> usize {
+    let p = prefix + 1 + child.name().len();
+    let n = if child.children().is_empty() {
+        if child.values().is_empty() {
+            p + 1
         } else {
-            commands_len(child, p)
-        };
-        n += child.comment().map_or(0, |c| p + 4 + 4 + c.len());
-    }
-    n
+            child.values().iter().map(|v| p + v.len() + 4).sum()
+        }
+    } else {
+        commands_len(child, p)
+    };
+    n + child.comment().map_or(0, |c| p + 4 + 4 + c.len())
 }
 
 fn commands_node(out: &mut String, prefix: &mut String, node: &Node, secrets: Secrets) {

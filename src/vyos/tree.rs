@@ -257,6 +257,15 @@ impl Node {
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
+        // Config arrives mostly in order (set commands, config.boot, rendered templates): the
+        // last child is then the node looked for, or the place of a new one.
+        if let Some(last) = self.children.last() {
+            match natural_cmp(&last.name, name) {
+                Ordering::Equal => return Ok(self.children.len() - 1),
+                Ordering::Less => return Err(self.children.len()),
+                Ordering::Greater => {}
+            }
+        }
         self.children
             .binary_search_by(|c| natural_cmp(&c.name, name))
     }
@@ -453,22 +462,30 @@ impl ConfigTree {
     /// one under another `name`. Set commands carry no tag flags; this keeps config.boot output
     /// right for trees loaded from config.boot and then edited.
     fn infer_tags<S: AsRef<str>>(&mut self, path: &[S], first_new: usize) {
-        for k in first_new.max(2)..path.len() {
-            let Some(tag_node) = self.root.get(&path[..k - 1]) else {
-                return;
-            };
-            if !tag_node.tag {
-                continue;
-            }
+        // One walk down the path: `tag_node` is the node at `path[..k - 1]`.
+        let start = first_new.max(2);
+        if start >= path.len() {
+            return;
+        }
+        let Some(mut tag_node) = self.root.get_mut(&path[..start - 1]) else {
+            return;
+        };
+        for k in start..path.len() {
             let instance = path[k - 1].as_ref();
             let name = path[k].as_ref();
-            let inferred = tag_node
-                .children
-                .iter()
-                .filter(|i| &*i.name != instance)
-                .find_map(|i| i.child(name))
-                .is_some_and(|n| n.tag);
-            if inferred && let Some(n) = self.root.get_mut(&path[..=k]) {
+            let inferred = tag_node.tag
+                && tag_node
+                    .children
+                    .iter()
+                    .filter(|i| &*i.name != instance)
+                    .find_map(|i| i.child(name))
+                    .is_some_and(|n| n.tag);
+            let Ok(i) = tag_node.find(instance) else {
+                return;
+            };
+            tag_node = &mut tag_node.children[i];
+            if inferred && let Ok(j) = tag_node.find(name) {
+                let n = &mut tag_node.children[j];
                 n.tag = true;
                 n.leaf = false;
             }
@@ -614,6 +631,71 @@ impl ConfigTree {
             Err(i) => node.children.insert(i, src.clone()),
         }
         Ok(())
+    }
+
+    /// Adds what `other` holds as replaying, with [`SetMode::Add`], the `set` commands that
+    /// built `other` from an empty tree would: a node this tree lacks is copied whole (with its
+    /// flags), a value this tree lacks is appended in `other`'s order (and makes the node a
+    /// leaf), nodes both have are merged. This is how `render` puts the cached output of a
+    /// policy into each appliance's tree without replaying its commands one by one.
+    ///
+    /// `other` must hold set commands only (no comments) and neither tree tag flags (trees built
+    /// from set commands have none: tags are not inferred here). Fails on the first node where a
+    /// set would: one side holds values and the other children there; this tree is then left
+    /// partly merged.
+    pub fn merge_sets(&mut self, other: &ConfigTree) -> Result<(), Path> {
+        fn merge_node(into: &mut Node, from: &Node, path: &mut Vec<String>) -> Result<(), Path> {
+            if (!into.values.is_empty() && !from.children.is_empty())
+                || (!into.children.is_empty() && !from.values.is_empty())
+            {
+                return Err(Path(path.clone()));
+            }
+            let mut added = false;
+            for v in &from.values {
+                if !into.has_value(v) {
+                    into.push_value(v);
+                    added = true;
+                }
+            }
+            if added {
+                into.leaf = true;
+            }
+            for c in &from.children {
+                match into.find(&c.name) {
+                    Ok(i) => {
+                        path.push(c.name.to_string());
+                        merge_node(&mut into.children[i], c, path)?;
+                        path.pop();
+                    }
+                    Err(i) => into.children.insert(i, c.clone()),
+                }
+            }
+            Ok(())
+        }
+        merge_node(&mut self.root, &other.root, &mut Vec::new())
+    }
+
+    /// Whether [`ConfigTree::merge_sets`] of `other` onto this tree would fail: at some path
+    /// one holds values and the other children. Only the nodes both have are visited.
+    pub fn sets_conflict(&self, other: &ConfigTree) -> bool {
+        fn clash(a: &Node, b: &Node) -> bool {
+            if (!a.values.is_empty() && !b.children.is_empty())
+                || (!a.children.is_empty() && !b.values.is_empty())
+            {
+                return true;
+            }
+            // Look up the children of the smaller side in the larger.
+            if a.children.len() <= b.children.len() {
+                a.children
+                    .iter()
+                    .any(|c| b.child(&c.name).is_some_and(|d| clash(c, d)))
+            } else {
+                b.children
+                    .iter()
+                    .any(|d| a.child(&d.name).is_some_and(|c| clash(c, d)))
+            }
+        }
+        clash(&self.root, &other.root)
     }
 
     /// A copy holding only the given subtrees, and bare nodes (no values or comments, the
@@ -1010,5 +1092,71 @@ mod tests {
         assert!(t.comment(&p("interfaces x"), "c").is_err());
         assert_eq!(t.set_tag(&p("interfaces ethernet"), true), Ok(()));
         assert!(t.get(&p("interfaces ethernet")).is_some_and(Node::is_tag));
+    }
+
+    /// A flag-exact view of a tree: every node's path, values and flags.
+    fn flags(t: &ConfigTree) -> Vec<String> {
+        fn walk(n: &Node, path: &mut Vec<String>, out: &mut Vec<String>) {
+            for c in n.children() {
+                path.push(c.name().to_owned());
+                out.push(format!(
+                    "{} {:?} tag={} leaf={}",
+                    path.join(" "),
+                    c.values(),
+                    c.is_tag(),
+                    c.is_leaf()
+                ));
+                walk(c, path, out);
+                path.pop();
+            }
+        }
+        let mut out = Vec::new();
+        walk(t.root(), &mut Vec::new(), &mut out);
+        out
+    }
+
+    type Sets = Vec<(Vec<String>, Option<String>)>;
+
+    fn replay(t: &mut ConfigTree, sets: &Sets) -> Result<(), Error> {
+        for (path, value) in sets {
+            t.set_with(path, value.as_deref(), SetMode::Add)?;
+        }
+        Ok(())
+    }
+
+    fn sets() -> impl proptest::strategy::Strategy<Value = Sets> {
+        use proptest::prelude::*;
+        let path = prop::collection::vec(prop::sample::select(vec!["a", "b", "c"]), 1..4)
+            .prop_map(|w| w.into_iter().map(str::to_owned).collect::<Vec<_>>());
+        let value =
+            prop::option::of(prop::sample::select(vec!["1", "2", "3"]).prop_map(str::to_owned));
+        prop::collection::vec((path, value), 0..8)
+    }
+
+    proptest::proptest! {
+        /// Issue 11: grafting the tree of B's set commands onto the tree of A's is replaying
+        /// B's commands after A's: the same content, values in the same order, the same flags,
+        /// and a failure exactly when the replay fails.
+        #[test]
+        fn issue_11_merge_sets_is_replay(a in sets(), b in sets()) {
+            let mut ta = ConfigTree::new();
+            if replay(&mut ta, &a).is_err() {
+                return Ok(());
+            }
+            let mut tb = ConfigTree::new();
+            if replay(&mut tb, &b).is_err() {
+                return Ok(());
+            }
+            let mut replayed = ta.clone();
+            let by_replay = replay(&mut replayed, &b);
+            let conflict = ta.sets_conflict(&tb);
+            let mut grafted = ta;
+            let by_graft = grafted.merge_sets(&tb);
+            proptest::prop_assert_eq!(conflict, by_graft.is_err());
+            proptest::prop_assert_eq!(by_replay.is_ok(), by_graft.is_ok(), "{:?} {:?}", by_replay, by_graft);
+            if by_replay.is_ok() {
+                proptest::prop_assert_eq!(flags(&replayed), flags(&grafted));
+            }
+        }
     }
 }
