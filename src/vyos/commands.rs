@@ -213,14 +213,6 @@ pub fn parse_located(text: &str) -> Result<Vec<Located>, Error> {
             && op != Op::Comment
         {
             validate_value(&v.text).map_err(|m| err(v.column, m))?;
-            if let Some(c) = v.text.chars().find(|c| c.is_control()) {
-                return Err(err(
-                    v.column,
-                    format!(
-                        "the value holds the control character {c:?}: VyOS prints it escaped, so the command would not read back as written; leave it out"
-                    ),
-                ));
-            }
         }
         out.push(Located {
             command: Command {
