@@ -214,6 +214,71 @@ fn describe(r: &Result<Action, engine::EngineError>) -> (&'static str, String, S
     }
 }
 
+/// From this many appliances on, `apply` on a terminal draws one progress bar instead of a
+/// line per appliance (an appliance that fails or rolls back still gets its line).
+const PROGRESS_BAR_FROM: usize = 10;
+
+/// What `apply` has finished so far, as a line per appliance or a progress bar.
+struct Progress {
+    total: usize,
+    done: usize,
+    counts: std::collections::BTreeMap<&'static str, usize>,
+    bar: bool,
+}
+
+impl Progress {
+    fn new(total: usize, bar: bool) -> Progress {
+        Progress {
+            total,
+            done: 0,
+            counts: Default::default(),
+            bar,
+        }
+    }
+
+    /// Counts one finished appliance and returns what to print on stderr for it.
+    fn record(&mut self, name: &str, result: &'static str, detail: &str) -> String {
+        self.done += 1;
+        *self.counts.entry(result).or_default() += 1;
+        let line = if detail.is_empty() {
+            format!("{name}: {result}\n")
+        } else {
+            format!("{name}: {result}: {detail}\n")
+        };
+        if !self.bar {
+            return line;
+        }
+        // The bar is redrawn in place (`\r`, erase line); a line that matters stays above it.
+        let mut out = String::from("\r\x1b[2K");
+        if matches!(result, "failed" | "parked" | "rolled_back") {
+            out.push_str(&line);
+        }
+        out.push_str(&self.bar_line());
+        if self.done == self.total {
+            out.push('\n');
+        }
+        out
+    }
+
+    fn bar_line(&self) -> String {
+        const WIDTH: usize = 30;
+        let filled = (self.done * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        format!(
+            "[{}{}] {}/{}  {}",
+            "#".repeat(filled),
+            "-".repeat(WIDTH - filled),
+            self.done,
+            self.total,
+            counts.join(" · ")
+        )
+    }
+}
+
 /// `vnfsync apply`.
 pub fn run(args: &ApplyArgs) -> Exit {
     let s = match setup(
@@ -248,8 +313,16 @@ pub fn run(args: &ApplyArgs) -> Exit {
             );
             return Exit::BadInput;
         }
+        // The plan first, read-only, as `vnfsync diff` prints it.
+        let timeouts = Timeouts {
+            connect: s.config.connect_timeout,
+            command: s.config.command_timeout,
+        };
+        let report = super::diff::live_report(&s.loaded, &chosen, timeouts, None);
+        super::diff::print_text(&report, std::io::stdout().is_terminal());
+        let _ = std::io::stdout().flush();
         eprint!(
-            "apply the desired state to {} appliance(s) (`vnfsync diff` shows the plan)? [y/N] ",
+            "apply the desired state to {} appliance(s)? [y/N] ",
             chosen.len()
         );
         let _ = std::io::stderr().flush();
@@ -271,25 +344,26 @@ pub fn run(args: &ApplyArgs) -> Exit {
     };
     let loaded = Arc::new(s.loaded);
     let cap = Arc::new(tokio::sync::Semaphore::new(s.config.concurrency.max(1)));
+    let progress = Arc::new(std::sync::Mutex::new(Progress::new(
+        chosen.len(),
+        std::io::stderr().is_terminal() && chosen.len() >= PROGRESS_BAR_FROM,
+    )));
     let results = rt.block_on(async {
         // Anything a crash left open is finished first.
         let _ = engine::recover_all(&chosen, &ctx).await;
         let mut set = tokio::task::JoinSet::new();
         for (i, a) in chosen.iter().cloned().enumerate() {
             let (loaded, ctx, cap) = (loaded.clone(), ctx.clone(), cap.clone());
+            let progress = progress.clone();
             set.spawn(async move {
                 let _permit = cap.acquire_owned().await;
                 let r = engine::reconcile(&loaded, &a, &ctx).await;
                 let (result, _, detail) = describe(&r);
-                eprintln!(
-                    "{}: {result}{}",
-                    a.name,
-                    if detail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {detail}")
-                    }
-                );
+                let text = progress
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .record(a.name.as_str(), result, &detail);
+                eprint!("{text}");
                 (i, a.name.to_string(), r)
             });
         }
@@ -684,4 +758,41 @@ fn print_snapshots(list: &[crate::journal::SnapshotEntry], format: Format) -> Ex
         }
     }
     Exit::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn a_line_per_appliance_without_the_bar() {
+        let mut p = Progress::new(2, false);
+        assert_eq!(p.record("r1", "completed", ""), "r1: completed\n");
+        assert_eq!(
+            p.record("r2", "rolled_back", "probe ssh failed"),
+            "r2: rolled_back: probe ssh failed\n"
+        );
+    }
+
+    #[test]
+    fn the_bar_counts_results_and_keeps_the_lines_that_matter() {
+        let mut p = Progress::new(4, true);
+        assert_eq!(
+            p.record("r1", "completed", ""),
+            "\r\x1b[2K[#######-----------------------] 1/4  completed 1"
+        );
+        p.record("r2", "in_sync", "");
+        let failed = p.record("r3", "failed", "unreachable");
+        assert!(failed.contains("r3: failed: unreachable\n"), "{failed:?}");
+        assert!(
+            failed.ends_with("3/4  completed 1 · failed 1 · in_sync 1"),
+            "{failed:?}"
+        );
+        let last = p.record("r4", "completed", "");
+        assert!(
+            last.ends_with("] 4/4  completed 2 · failed 1 · in_sync 1\n"),
+            "{last:?}"
+        );
+        assert!(last.contains(&"#".repeat(30)));
+    }
 }

@@ -236,7 +236,7 @@ fn key_text(e: &Entry) -> String {
         .join(" ")
 }
 
-fn print_text(report: &Report, color: bool) {
+pub(crate) fn print_text(report: &Report, color: bool) {
     let paint = |code: &str, text: &str| {
         if color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -284,6 +284,55 @@ fn print_text(report: &Report, color: bool) {
     for e in &report.errors {
         println!("{}: error {}: {}", e.appliance, e.code, e.message);
     }
+}
+
+/// The plans of `chosen` against their live devices, read-only (what `vnfsync diff` prints):
+/// `vnfsync apply` shows it before it asks. An appliance that cannot be rendered or reached is
+/// in the report's errors.
+pub(crate) fn live_report(
+    loaded: &render::Loaded,
+    chosen: &[Appliance],
+    timeouts: Timeouts,
+    commit: Option<String>,
+) -> Report {
+    let mut report = Report {
+        commit,
+        plans: Vec::new(),
+        errors: Vec::new(),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            report.errors.push(PlanError {
+                appliance: "*".into(),
+                code: "VNF_UPSTREAM".into(),
+                message: e.to_string(),
+            });
+            return report;
+        }
+    };
+    let how = Observe::Device(timeouts);
+    for a in chosen {
+        match render::render(loaded, a) {
+            Ok(i) => match runtime.block_on(plan_one(&i, a, &how)) {
+                Ok(p) => report.plans.push(p),
+                Err(f) => report.errors.push(f.error),
+            },
+            Err(errors) => report.errors.push(PlanError {
+                appliance: a.name.to_string(),
+                code: "VNF_INVALID".into(),
+                message: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+    report
 }
 
 pub fn run(args: &DiffArgs) -> Exit {
