@@ -67,6 +67,50 @@ fn apply_with_a_failing_probe_exits_3_rolled_back() {
     canary(&info, dir.path(), &[&out, &err]);
 }
 
+/// On a terminal (util-linux `script` gives it one), `apply` without `--yes` prints the plan
+/// first, then asks; "n" writes nothing.
+#[test]
+fn apply_on_a_terminal_shows_the_plan_and_asks() {
+    let (_lab, info) = start_lab("1.4", &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    state(dir.path(), &info, "ssh", PASSING);
+    let since = desired::log_len(&info);
+    let d = dir.path();
+    let line = format!(
+        "{} apply --repo {} --path . --state-dir {}",
+        env!("CARGO_BIN_EXE_vnfsync"),
+        d.join("desired").display(),
+        d.join("state").display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"n\n").expect("answer");
+    }
+    let out = child.wait_with_output().expect("apply on a terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("set "),
+        "the plan's commands come first: {text}"
+    );
+    let plan_at = text.find("set ").expect("plan");
+    let question_at = text.find("appliance(s)? [y/N]").expect("the question");
+    assert!(plan_at < question_at, "{text}");
+    assert!(text.contains("nothing applied"), "{text}");
+    assert!(
+        desired::writes_since(&info, since).is_empty(),
+        "{:?}",
+        desired::writes_since(&info, since)
+    );
+}
+
 #[test]
 fn apply_without_yes_off_a_terminal_writes_nothing() {
     let (_lab, info) = start_lab("1.4", &[]);
