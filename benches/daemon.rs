@@ -12,6 +12,10 @@
 //!   applies run, the time to converge, the daemon's RSS once idle, and the CPU the daemon used
 //!   over one drift interval (`drift_check = 10s`: one no-op drift sweep over all N, plus idle).
 //!
+//! - `VNFSYNC_BENCH_APPLY=N` (with `VNFSYNC_BENCH_TRANSPORT=ssh|http`, default http): `vnfsync
+//!   apply --yes` over N lab appliances at 20 ms emulated latency per device command with
+//!   `concurrency = 20`: wall time and appliances per second, then the same apply again.
+//!
 //! Run: `nice cargo bench --bench daemon` (criterion) and
 //! `VNFSYNC_BENCH_FLEET=1000 nice cargo bench --bench daemon` (the fleet figures only).
 
@@ -334,7 +338,84 @@ fn fleet(n: usize) {
     );
 }
 
+/// `vnfsync apply --yes` over `n` lab appliances with `latency_ms` of emulated latency on every
+/// device command, `concurrency` at a time (issue 13's fleet figure): wall time and rate, then
+/// a second apply with nothing to do.
+fn apply_fleet(n: usize, latency_ms: u64, concurrency: usize, transport: &str) {
+    let (_lab, labs) = lab(n);
+    let env = Env::new();
+    let client = reqwest::blocking::Client::new();
+    for (i, l) in labs.iter().enumerate() {
+        let control = l["control"].as_str().expect("control");
+        let r = client
+            .post(format!("{control}/faults"))
+            .body(format!("{{\"latency_ms\": {latency_ms}}}"))
+            .header("content-type", "application/json")
+            .send()
+            .expect("faults");
+        assert!(r.status().is_success(), "faults: {}", r.status());
+        let name = format!("r{i}");
+        let route = format!("10.{}.{}.0/24", i / 250, i % 250);
+        let file = if transport == "ssh" {
+            ssh_appliance(&env, &name, l, &route).replace("owns:", "adopt: auto\nowns:")
+        } else {
+            http_appliance(&env, &name, l, &route)
+        };
+        std::fs::write(env.repo.join(format!("appliances/{name}.yaml")), file).expect("write");
+    }
+    env.commit();
+    let config = env.dir.path().join("vnfsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "repo = {:?}\npath = \".\"\nstate_dir = {:?}\nconcurrency = {concurrency}\n",
+            env.repo.display().to_string(),
+            env.dir.path().join("state").display().to_string(),
+        ),
+    )
+    .expect("config");
+    let run = || {
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_vnfsync"))
+            .args(["apply", "--yes", "--format", "json", "--config"])
+            .arg(&config)
+            .env("VNFSYNC_LOG", "warn")
+            .output()
+            .expect("vnfsync apply");
+        let took = t.elapsed();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for r in v.as_array().expect("rows") {
+            *counts
+                .entry(r["result"].as_str().unwrap_or("?").to_string())
+                .or_default() += 1;
+        }
+        (took, counts)
+    };
+    let (first, counts) = run();
+    println!(
+        "apply fleet {n} ({transport}, {latency_ms} ms latency, concurrency {concurrency}): {:.2} s wall, {:.1} appliances/s; results {counts:?}",
+        first.as_secs_f64(),
+        n as f64 / first.as_secs_f64()
+    );
+    let (again, counts) = run();
+    println!(
+        "apply fleet {n} again (nothing to do): {:.2} s wall, {:.1} appliances/s; results {counts:?}",
+        again.as_secs_f64(),
+        n as f64 / again.as_secs_f64()
+    );
+}
+
 fn main() {
+    if let Some(n) = std::env::var("VNFSYNC_BENCH_APPLY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        let transport = std::env::var("VNFSYNC_BENCH_TRANSPORT").unwrap_or_else(|_| "http".into());
+        apply_fleet(n, 20, 20, &transport);
+        return;
+    }
     match std::env::var("VNFSYNC_BENCH_FLEET")
         .ok()
         .and_then(|v| v.parse().ok())
