@@ -3,9 +3,12 @@
 //!
 //! Owns: the layout `<root>/<appliance>/<time>-<commit>.boot` (time as UTC
 //! `YYYYmmddTHHMMSSZ`, commit abbreviated to 12 hex digits) and atomic writes (temp file +
-//! rename). Must not know how snapshots are taken.
+//! rename). A snapshot is a whole device config, secrets included (password hashes, API keys):
+//! directories are made 0700 and files 0600, readable by the daemon's user only. Must not know
+//! how snapshots are taken.
 
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -69,7 +72,11 @@ impl SnapshotStore {
             let path = path.to_path_buf();
             move |source| StoreError { path, source }
         };
-        std::fs::create_dir_all(&dir).map_err(err(&dir))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(err(&dir))?;
         let short: String = commit
             .chars()
             .filter(char::is_ascii_hexdigit)
@@ -82,7 +89,13 @@ impl SnapshotStore {
         );
         let path = dir.join(name);
         let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).map_err(err(&tmp))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err(&tmp))?;
         f.write_all(boot.as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(err(&tmp))?;
@@ -136,5 +149,20 @@ mod tests {
             path.display()
         );
         assert_eq!(store.load(&path).expect("load"), "interfaces {\n}\n");
+    }
+
+    /// A snapshot holds the device's secrets: only the daemon's user may read it.
+    #[test]
+    fn snapshots_are_private_to_the_daemons_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::new(dir.path().join("rollback"));
+        let path = store
+            .save("edge-1", "abc", UNIX_EPOCH, "service {\n}\n")
+            .expect("save");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("rollback/edge-1")), 0o700);
+        assert_eq!(mode(&dir.path().join("rollback")), 0o700);
     }
 }
