@@ -9,6 +9,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "lab_log.rs"]
+mod lab_log;
+
 /// The lab's password and API key, written to `DIR/secrets/{password,api_key}`.
 pub fn write_secrets(dir: &Path, info: &Value) -> PathBuf {
     let secrets = dir.join("secrets");
@@ -175,29 +178,7 @@ pub fn log_len(info: &Value) -> u64 {
 pub fn writes_since(info: &Value, since: u64) -> Vec<String> {
     let log: Value =
         serde_json::from_str(&lab_get(info, &format!("/log?since={since}"))).expect("log json");
-    log.as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .filter(|c| {
-            let c = c.trim_start();
-            [
-                "set ",
-                "delete ",
-                "comment ",
-                "commit",
-                "save",
-                "load",
-                "merge",
-                "confirm",
-                "configure ",
-                "config-file ",
-            ]
-            .iter()
-            .any(|w| c.starts_with(w))
-        })
-        .map(str::to_string)
-        .collect()
+    lab_log::writes(&log)
 }
 
 /// The lab's password and API key appear in none of `texts` and in no byte of the journal.

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+#[path = "lab_log.rs"]
+mod lab_log;
 use vnfsync::driver::secret::ProcessEnv;
 use vnfsync::driver::store::SnapshotStore;
 use vnfsync::driver::vyos::Timeouts;
@@ -88,29 +91,7 @@ impl Lab {
     pub fn writes_since(&self, since: u64) -> Vec<String> {
         let log: Value =
             serde_json::from_str(&self.get(&format!("/log?since={since}"))).expect("log json");
-        log.as_array()
-            .expect("list")
-            .iter()
-            .filter_map(|e| e["command"].as_str())
-            .filter(|c| {
-                let c = c.trim_start();
-                [
-                    "set ",
-                    "delete ",
-                    "comment ",
-                    "commit",
-                    "save",
-                    "load",
-                    "merge",
-                    "confirm",
-                    "configure ",
-                    "config-file ",
-                ]
-                .iter()
-                .any(|w| c.starts_with(w))
-            })
-            .map(str::to_string)
-            .collect()
+        lab_log::writes(&log)
     }
 
     /// `POST` a JSON body to the control URL (`/faults`, `/reboot`).
