@@ -570,7 +570,7 @@ fn daemon_converges_rejects_bad_commits_and_speaks_systemd() {
 
     // 5. /metrics is valid for promtool, with device-call and journal latency recorded and
     //    the pending-confirm gauge read from the journal.
-    let metrics = eventually("the pending-confirm gauge", Duration::from_secs(10), || {
+    let metrics = eventually("the pending-confirm gauge", Duration::from_secs(30), || {
         let (s, m) = api.call("GET", "/metrics", Some(ADMIN));
         (s == 200 && m.contains("vnfsync_pending_confirms{appliance=\"edge\"} 0")).then_some(m)
     });

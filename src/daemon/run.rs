@@ -246,7 +246,15 @@ impl Runtime {
             let (state, outcome, op, reason) = match &result {
                 Ok(action) => {
                     let (state, reason) = match action {
-                        Action::InSync { .. } | Action::AlreadyDone { .. } => ("in_sync", None),
+                        Action::InSync { .. } => ("in_sync", None),
+                        // Nothing to do by policy, but not the commit's config: an operator's
+                        // rollback put the device back and it stays so until a new commit.
+                        Action::AlreadyDone { op } => (
+                            "in_sync",
+                            Some(format!(
+                                "held on an operator's rollback: this commit was applied by operation {op} and is not applied again until a new commit"
+                            )),
+                        ),
                         Action::Completed { .. } => ("in_sync", None),
                         Action::RolledBack { cause, .. } => {
                             self.metrics.rolled_back(cause);
